@@ -1,0 +1,745 @@
+
+/*
+ * Copyright (C) ngx_iot_auth authors
+ */
+
+
+#include "ngx_iot_auth_module.h"
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+
+/* how many entries one allocation may evict before it gives up */
+#define NGX_IOT_AUTH_EVICT_TRIES     16
+
+/* how far from the LRU tail eviction looks for an entry not in flight */
+#define NGX_IOT_AUTH_EVICT_SCAN      32
+
+
+static ngx_int_t ngx_iot_auth_cache_init_mac(ngx_iot_auth_zone_t *zone,
+    ngx_log_t *log);
+static ngx_iot_auth_node_t *ngx_iot_auth_cache_get_locked(
+    ngx_iot_auth_zone_t *zone, ngx_iot_auth_ctx_t *ctx);
+static ngx_iot_auth_node_t *ngx_iot_auth_cache_find_locked(
+    ngx_iot_auth_zone_t *zone, ngx_str_t *id, uint32_t hash);
+static ngx_iot_auth_node_t *ngx_iot_auth_cache_create_locked(
+    ngx_iot_auth_zone_t *zone, ngx_str_t *id, uint32_t hash);
+static void ngx_iot_auth_cache_rbtree_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static ngx_int_t ngx_iot_auth_cache_evict_locked(ngx_iot_auth_zone_t *zone,
+    void *keep);
+static ngx_int_t ngx_iot_auth_cache_evict_from_locked(
+    ngx_iot_auth_zone_t *zone, ngx_queue_t *queue, void *keep);
+static void ngx_iot_auth_cache_touch_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node);
+static ngx_iot_auth_action_e ngx_iot_auth_cache_decide_locked(
+    ngx_iot_auth_zone_t *zone, ngx_iot_auth_node_t *node,
+    ngx_iot_auth_ctx_t *ctx);
+static ngx_int_t ngx_iot_auth_cache_negative_locked(ngx_iot_auth_node_t *node,
+    ngx_iot_auth_ctx_t *ctx);
+static void ngx_iot_auth_cache_forget_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node);
+static void ngx_iot_auth_cache_settle_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx,
+    ngx_iot_auth_action_e action);
+
+
+ngx_int_t
+ngx_iot_auth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_iot_auth_zone_t  *ozone = data;
+
+    size_t                len;
+    ngx_iot_auth_zone_t  *zone;
+
+    zone = shm_zone->data;
+
+    if (ozone) {
+        zone->sh = ozone->sh;
+        zone->shpool = ozone->shpool;
+
+        return ngx_iot_auth_cache_init_mac(zone, shm_zone->shm.log);
+    }
+
+    zone->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        zone->sh = zone->shpool->data;
+
+        return ngx_iot_auth_cache_init_mac(zone, shm_zone->shm.log);
+    }
+
+    zone->sh = ngx_slab_calloc(zone->shpool, sizeof(ngx_iot_auth_sh_t));
+    if (zone->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone->shpool->data = zone->sh;
+
+    ngx_rbtree_init(&zone->sh->rbtree, &zone->sh->sentinel,
+                    ngx_iot_auth_cache_rbtree_insert_value);
+
+    ngx_queue_init(&zone->sh->verified);
+    ngx_queue_init(&zone->sh->negative);
+
+    if (RAND_bytes(zone->sh->key, NGX_IOT_AUTH_KEY_LEN) != 1) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "RAND_bytes() failed for iot_auth zone \"%V\"",
+                      &shm_zone->shm.name);
+        return NGX_ERROR;
+    }
+
+    len = sizeof(" in iot_auth zone \"\"") + shm_zone->shm.name.len;
+
+    zone->shpool->log_ctx = ngx_slab_alloc(zone->shpool, len);
+    if (zone->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(zone->shpool->log_ctx, " in iot_auth zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    zone->shpool->log_nomem = 0;
+
+    return ngx_iot_auth_cache_init_mac(zone, shm_zone->shm.log);
+}
+
+
+static ngx_int_t
+ngx_iot_auth_cache_init_mac(ngx_iot_auth_zone_t *zone, ngx_log_t *log)
+{
+    size_t       len;
+    u_char      *key;
+    EVP_MAC     *mac;
+    OSSL_PARAM   params[2];
+
+    if (zone->secret->len) {
+        key = zone->secret->data;
+        len = zone->secret->len;
+
+    } else {
+        key = zone->sh->key;
+        len = NGX_IOT_AUTH_KEY_LEN;
+    }
+
+    mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+    if (mac == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0, "EVP_MAC_fetch(HMAC) failed");
+        return NGX_ERROR;
+    }
+
+    zone->mac = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);
+
+    if (zone->mac == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0, "EVP_MAC_CTX_new() failed");
+        return NGX_ERROR;
+    }
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *) "SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+
+    if (EVP_MAC_init(zone->mac, key, len, params) != 1) {
+        ngx_log_error(NGX_LOG_EMERG, log, 0, "EVP_MAC_init() failed");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * digest = HMAC-SHA256(key, device 0x00 token); a device id is never
+ * empty, so a fingerprint, HMAC-SHA256(key, 0x00 hash), cannot collide
+ * with a digest
+ */
+
+ngx_int_t
+ngx_iot_auth_cache_digest(ngx_iot_auth_zone_t *zone, ngx_str_t *device,
+    ngx_str_t *token, u_char *digest)
+{
+    size_t               len;
+    static const u_char  zero;
+
+    if (EVP_MAC_init(zone->mac, NULL, 0, NULL) != 1
+        || EVP_MAC_update(zone->mac, device->data, device->len) != 1
+        || EVP_MAC_update(zone->mac, &zero, 1) != 1
+        || EVP_MAC_update(zone->mac, token->data, token->len) != 1
+        || EVP_MAC_final(zone->mac, digest, &len, NGX_IOT_AUTH_DIGEST_LEN)
+           != 1)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_iot_auth_cache_fingerprint(ngx_iot_auth_zone_t *zone, u_char *hash,
+    u_char *fprint)
+{
+    size_t               len;
+    u_char               digest[NGX_IOT_AUTH_DIGEST_LEN];
+    static const u_char  zero;
+
+    if (EVP_MAC_init(zone->mac, NULL, 0, NULL) != 1
+        || EVP_MAC_update(zone->mac, &zero, 1) != 1
+        || EVP_MAC_update(zone->mac, hash, NGX_IOT_AUTH_HASH_LEN) != 1
+        || EVP_MAC_final(zone->mac, digest, &len, NGX_IOT_AUTH_DIGEST_LEN)
+           != 1)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(fprint, digest, NGX_IOT_AUTH_FPRINT_LEN);
+
+    return NGX_OK;
+}
+
+
+ngx_iot_auth_action_e
+ngx_iot_auth_cache_lookup(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ctx_t *ctx)
+{
+    ngx_iot_auth_node_t    *node;
+    ngx_iot_auth_action_e   action;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    node = ngx_iot_auth_cache_get_locked(zone, ctx);
+
+    if (node == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        /* no memory even after eviction: verify without coalescing */
+
+        ctx->flight = 0;
+        ctx->waiting = 0;
+        return ctx->may_own ? NGX_IOT_AUTH_OWN : NGX_IOT_AUTH_THROTTLE;
+    }
+
+    action = ngx_iot_auth_cache_decide_locked(zone, node, ctx);
+
+    ngx_iot_auth_cache_settle_locked(zone, node, ctx, action);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return action;
+}
+
+
+/*
+ * the stored credential was read again for a verdict whose digest
+ * matched: cred is NULL when the device is no longer in the store
+ */
+
+ngx_iot_auth_action_e
+ngx_iot_auth_cache_revalidate(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_cred_t *cred)
+{
+    ngx_msec_t              now;
+    ngx_iot_auth_node_t    *node;
+    ngx_iot_auth_action_e   action;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    node = ngx_iot_auth_cache_get_locked(zone, ctx);
+
+    if (node == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        ctx->flight = 0;
+        ctx->waiting = 0;
+
+        if (cred == NULL) {
+            ctx->result = NGX_IOT_AUTH_UNKNOWN;
+            return NGX_IOT_AUTH_REJECT;
+        }
+
+        return ctx->may_own ? NGX_IOT_AUTH_OWN : NGX_IOT_AUTH_THROTTLE;
+    }
+
+    now = ngx_current_msec;
+
+    if (node->verified
+        && CRYPTO_memcmp(node->digest, ctx->digest, NGX_IOT_AUTH_DIGEST_LEN)
+           == 0)
+    {
+        if (cred
+            && CRYPTO_memcmp(node->fprint, cred->fprint,
+                             NGX_IOT_AUTH_FPRINT_LEN)
+               == 0)
+        {
+            node->expire = now + zone->ttl;
+            node->store = cred->store;
+            node->perms = cred->perms;
+            ctx->perms = cred->perms;
+
+            action = NGX_IOT_AUTH_ALLOW;
+            goto done;
+        }
+
+        ngx_iot_auth_cache_forget_locked(zone, node);
+    }
+
+    if (cred == NULL) {
+        node->unknown = 1;
+        node->expire = now + zone->negative_ttl;
+        node->store = ctx->store;
+    }
+
+    action = ngx_iot_auth_cache_decide_locked(zone, node, ctx);
+
+done:
+
+    ngx_iot_auth_cache_settle_locked(zone, node, ctx, action);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return action;
+}
+
+
+/*
+ * stores the result of a bcrypt and ends the flight; returns the
+ * workers to wake
+ */
+
+uint64_t
+ngx_iot_auth_cache_verdict(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_cred_t *cred, ngx_uint_t match)
+{
+    uint64_t              workers;
+    ngx_msec_t            now;
+    ngx_iot_auth_node_t  *node;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    node = ngx_iot_auth_cache_get_locked(zone, ctx);
+
+    if (node == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return 0;
+    }
+
+    now = ngx_current_msec;
+
+    if (match) {
+        ngx_memcpy(node->digest, ctx->digest, NGX_IOT_AUTH_DIGEST_LEN);
+        ngx_memcpy(node->fprint, cred->fprint, NGX_IOT_AUTH_FPRINT_LEN);
+        node->perms = cred->perms;
+        node->store = cred->store;
+        node->expire = now + zone->ttl;
+        node->unknown = 0;
+
+        if (!node->verified) {
+            node->verified = 1;
+            ngx_queue_remove(&node->queue);
+            ngx_queue_insert_head(&zone->sh->verified, &node->queue);
+        }
+
+    } else {
+        ngx_memcpy(node->negatives[node->next_negative].digest, ctx->digest,
+                   NGX_IOT_AUTH_DIGEST_LEN);
+        node->negatives[node->next_negative].expire = now
+                                                      + zone->negative_ttl;
+        node->next_negative = (node->next_negative + 1)
+                              % NGX_IOT_AUTH_NEGATIVES;
+    }
+
+    workers = ngx_iot_auth_flight_finish_locked(zone, node, ctx);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return workers;
+}
+
+
+/* the flight's owner found no such device in the store */
+
+uint64_t
+ngx_iot_auth_cache_unknown(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ctx_t *ctx)
+{
+    uint64_t              workers;
+    ngx_iot_auth_node_t  *node;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    node = ngx_iot_auth_cache_get_locked(zone, ctx);
+
+    if (node == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return 0;
+    }
+
+    if (node->verified) {
+        ngx_iot_auth_cache_forget_locked(zone, node);
+    }
+
+    node->unknown = 1;
+    node->expire = ngx_current_msec + zone->negative_ttl;
+    node->store = ctx->store;
+
+    workers = ngx_iot_auth_flight_finish_locked(zone, node, ctx);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return workers;
+}
+
+
+/* the flight's owner could not verify: its waiters decide again */
+
+uint64_t
+ngx_iot_auth_cache_abandon(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ctx_t *ctx)
+{
+    uint64_t              workers;
+    ngx_iot_auth_node_t  *node;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    node = ngx_iot_auth_cache_find_locked(zone, &ctx->device,
+                                          ngx_crc32_short(ctx->device.data,
+                                                          ctx->device.len));
+    workers = node ? ngx_iot_auth_flight_finish_locked(zone, node, ctx) : 0;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return workers;
+}
+
+
+void
+ngx_iot_auth_cache_stats(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_gauges_t *gauges)
+{
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    gauges->entries = zone->sh->entries;
+    gauges->flights = zone->sh->flights;
+    gauges->waiters = zone->sh->waiters;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+static ngx_iot_auth_node_t *
+ngx_iot_auth_cache_get_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_ctx_t *ctx)
+{
+    uint32_t              hash;
+    ngx_iot_auth_node_t  *node;
+
+    hash = ngx_crc32_short(ctx->device.data, ctx->device.len);
+
+    node = ngx_iot_auth_cache_find_locked(zone, &ctx->device, hash);
+
+    if (node == NULL) {
+        node = ngx_iot_auth_cache_create_locked(zone, &ctx->device, hash);
+        if (node == NULL) {
+            return NULL;
+        }
+    }
+
+    ngx_iot_auth_cache_touch_locked(zone, node);
+
+    return node;
+}
+
+
+static ngx_iot_auth_node_t *
+ngx_iot_auth_cache_find_locked(ngx_iot_auth_zone_t *zone, ngx_str_t *id,
+    uint32_t hash)
+{
+    ngx_int_t             rc;
+    ngx_rbtree_node_t    *node, *sentinel;
+    ngx_iot_auth_node_t  *ian;
+
+    node = zone->sh->rbtree.root;
+    sentinel = zone->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (hash > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        /* hash == node->key */
+
+        ian = (ngx_iot_auth_node_t *) node;
+
+        rc = ngx_memn2cmp(id->data, ian->id, id->len, (size_t) ian->len);
+
+        if (rc == 0) {
+            return ian;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+static ngx_iot_auth_node_t *
+ngx_iot_auth_cache_create_locked(ngx_iot_auth_zone_t *zone, ngx_str_t *id,
+    uint32_t hash)
+{
+    size_t                size;
+    ngx_iot_auth_node_t  *node;
+
+    size = offsetof(ngx_iot_auth_node_t, id) + id->len;
+
+    node = ngx_iot_auth_cache_alloc_locked(zone, size, NULL);
+    if (node == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(node, size);
+
+    node->node.key = hash;
+    node->len = id->len;
+    ngx_memcpy(node->id, id->data, id->len);
+
+    ngx_queue_init(&node->flights);
+    ngx_queue_insert_head(&zone->sh->negative, &node->queue);
+
+    ngx_rbtree_insert(&zone->sh->rbtree, &node->node);
+
+    zone->sh->entries++;
+
+    return node;
+}
+
+
+/* evicts least recently used entries until size bytes can be had */
+
+void *
+ngx_iot_auth_cache_alloc_locked(ngx_iot_auth_zone_t *zone, size_t size,
+    void *keep)
+{
+    void       *p;
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_IOT_AUTH_EVICT_TRIES; i++) {
+
+        p = ngx_slab_alloc_locked(zone->shpool, size);
+        if (p) {
+            return p;
+        }
+
+        if (ngx_iot_auth_cache_evict_locked(zone, keep) != NGX_OK) {
+            break;
+        }
+    }
+
+    return NULL;
+}
+
+
+static void
+ngx_iot_auth_cache_rbtree_insert_value(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t    **p;
+    ngx_iot_auth_node_t   *ian, *iant;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+
+            p = &temp->right;
+
+        } else { /* node->key == temp->key */
+
+            ian = (ngx_iot_auth_node_t *) node;
+            iant = (ngx_iot_auth_node_t *) temp;
+
+            p = (ngx_memn2cmp(ian->id, iant->id, (size_t) ian->len,
+                              (size_t) iant->len)
+                 < 0)
+                ? &temp->left : &temp->right;
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+/* unverified entries go first: a spray of bad ids never evicts a device */
+
+static ngx_int_t
+ngx_iot_auth_cache_evict_locked(ngx_iot_auth_zone_t *zone, void *keep)
+{
+    if (ngx_iot_auth_cache_evict_from_locked(zone, &zone->sh->negative, keep)
+        == NGX_OK)
+    {
+        return NGX_OK;
+    }
+
+    return ngx_iot_auth_cache_evict_from_locked(zone, &zone->sh->verified,
+                                                keep);
+}
+
+
+static ngx_int_t
+ngx_iot_auth_cache_evict_from_locked(ngx_iot_auth_zone_t *zone,
+    ngx_queue_t *queue, void *keep)
+{
+    ngx_uint_t            n;
+    ngx_queue_t          *q;
+    ngx_iot_auth_node_t  *node;
+
+    for (q = ngx_queue_last(queue), n = 0;
+         q != ngx_queue_sentinel(queue) && n < NGX_IOT_AUTH_EVICT_SCAN;
+         q = ngx_queue_prev(q), n++)
+    {
+        node = ngx_queue_data(q, ngx_iot_auth_node_t, queue);
+
+        if (node == keep || !ngx_queue_empty(&node->flights)) {
+            continue;
+        }
+
+        ngx_queue_remove(&node->queue);
+        ngx_rbtree_delete(&zone->sh->rbtree, &node->node);
+        ngx_slab_free_locked(zone->shpool, node);
+
+        zone->sh->entries--;
+        (void) ngx_atomic_fetch_add(&zone->sh->stats.evictions, 1);
+
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static void
+ngx_iot_auth_cache_touch_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node)
+{
+    ngx_queue_remove(&node->queue);
+    ngx_queue_insert_head(node->verified ? &zone->sh->verified
+                                         : &zone->sh->negative,
+                          &node->queue);
+}
+
+
+static ngx_iot_auth_action_e
+ngx_iot_auth_cache_decide_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx)
+{
+    ngx_msec_int_t  left;
+
+    if (node->unknown) {
+
+        if (node->store == ctx->store
+            && (ngx_msec_int_t) (node->expire - ngx_current_msec) > 0)
+        {
+            ctx->result = NGX_IOT_AUTH_UNKNOWN;
+            return NGX_IOT_AUTH_REJECT;
+        }
+
+        node->unknown = 0;
+    }
+
+    if (node->verified
+        && CRYPTO_memcmp(node->digest, ctx->digest, NGX_IOT_AUTH_DIGEST_LEN)
+           == 0)
+    {
+        ctx->last_good = 1;
+        ctx->perms = node->perms;
+
+        left = (ngx_msec_int_t) (node->expire - ngx_current_msec);
+
+        if (node->store == ctx->store
+            && left > (ngx_msec_int_t) (zone->ttl * (100 - zone->refresh)
+                                        / 100))
+        {
+            ctx->result = ctx->waited ? NGX_IOT_AUTH_WAIT : NGX_IOT_AUTH_HIT;
+            return NGX_IOT_AUTH_ALLOW;
+        }
+
+        ctx->result = (left > 0) ? NGX_IOT_AUTH_REFRESH
+                                 : NGX_IOT_AUTH_REVALIDATED;
+        return NGX_IOT_AUTH_CHECK_STORE;
+    }
+
+    if (ngx_iot_auth_cache_negative_locked(node, ctx) == NGX_OK) {
+        ctx->result = NGX_IOT_AUTH_NEGATIVE;
+        return NGX_IOT_AUTH_REJECT;
+    }
+
+    return ngx_iot_auth_flight_join_locked(zone, node, ctx);
+}
+
+
+static ngx_int_t
+ngx_iot_auth_cache_negative_locked(ngx_iot_auth_node_t *node,
+    ngx_iot_auth_ctx_t *ctx)
+{
+    ngx_uint_t                i;
+    ngx_iot_auth_negative_t  *neg;
+
+    for (i = 0; i < NGX_IOT_AUTH_NEGATIVES; i++) {
+        neg = &node->negatives[i];
+
+        if ((ngx_msec_int_t) (neg->expire - ngx_current_msec) > 0
+            && CRYPTO_memcmp(neg->digest, ctx->digest,
+                             NGX_IOT_AUTH_DIGEST_LEN)
+               == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static void
+ngx_iot_auth_cache_forget_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node)
+{
+    node->verified = 0;
+
+    ngx_queue_remove(&node->queue);
+    ngx_queue_insert_head(&zone->sh->negative, &node->queue);
+}
+
+
+/* a request that stops waiting is no longer counted as a waiter */
+
+static void
+ngx_iot_auth_cache_settle_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx,
+    ngx_iot_auth_action_e action)
+{
+    if (ctx->waiting && action != NGX_IOT_AUTH_JOIN) {
+        ngx_iot_auth_flight_leave_locked(zone, node, ctx);
+    }
+}

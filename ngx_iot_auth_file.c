@@ -1,0 +1,421 @@
+
+/*
+ * Copyright (C) ngx_iot_auth authors
+ */
+
+
+#include "ngx_iot_auth_module.h"
+
+
+static ngx_int_t ngx_iot_auth_file_read(ngx_conf_t *cf,
+    ngx_iot_auth_file_t *file, ngx_str_t *text);
+static ngx_int_t ngx_iot_auth_file_parse(ngx_conf_t *cf,
+    ngx_iot_auth_file_t *file, ngx_str_t *text);
+static ngx_int_t ngx_iot_auth_file_parse_line(ngx_iot_auth_record_t *rec,
+    u_char *p, u_char *last, char **err);
+static ngx_int_t ngx_iot_auth_file_sort(ngx_conf_t *cf,
+    ngx_iot_auth_file_t *file);
+static int ngx_libc_cdecl ngx_iot_auth_file_cmp(const void *one,
+    const void *two);
+static ngx_int_t ngx_iot_auth_file_id(ngx_iot_auth_file_t *file,
+    ngx_str_t *text);
+
+
+/* bcrypt's base64 alphabet */
+
+static u_char  ngx_iot_auth_bcrypt64[256] = {
+    ['.'] = 1, ['/'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+    ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+    ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+    ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1
+};
+
+
+ngx_iot_auth_file_t *
+ngx_iot_auth_file_load(ngx_conf_t *cf, ngx_str_t *path)
+{
+    ngx_str_t                   text;
+    ngx_uint_t                  i;
+    ngx_iot_auth_file_t        *file, **files;
+    ngx_iot_auth_main_conf_t   *iamcf;
+
+    iamcf = ngx_http_conf_get_module_main_conf(cf, ngx_iot_auth_module);
+
+    files = iamcf->files.elts;
+
+    for (i = 0; i < iamcf->files.nelts; i++) {
+        if (files[i]->path.len == path->len
+            && ngx_strncmp(files[i]->path.data, path->data, path->len) == 0)
+        {
+            return files[i];
+        }
+    }
+
+    file = ngx_pcalloc(cf->pool, sizeof(ngx_iot_auth_file_t));
+    if (file == NULL) {
+        return NULL;
+    }
+
+    file->path = *path;
+
+    if (ngx_iot_auth_file_read(cf, file, &text) != NGX_OK
+        || ngx_iot_auth_file_parse(cf, file, &text) != NGX_OK
+        || ngx_iot_auth_file_sort(cf, file) != NGX_OK
+        || ngx_iot_auth_file_id(file, &text) != NGX_OK)
+    {
+        return NULL;
+    }
+
+    files = ngx_array_push(&iamcf->files);
+    if (files == NULL) {
+        return NULL;
+    }
+
+    *files = file;
+
+    return file;
+}
+
+
+static ngx_int_t
+ngx_iot_auth_file_read(ngx_conf_t *cf, ngx_iot_auth_file_t *file,
+    ngx_str_t *text)
+{
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_int_t        rc;
+    ngx_file_t       f;
+    ngx_file_info_t  fi;
+
+    rc = NGX_ERROR;
+
+    fd = ngx_open_file(file->path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &file->path);
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&f, sizeof(ngx_file_t));
+    f.fd = fd;
+    f.name = file->path;
+    f.log = cf->log;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", &file->path);
+        goto done;
+    }
+
+    text->len = ngx_file_size(&fi);
+
+    text->data = ngx_pnalloc(cf->pool, text->len);
+    if (text->data == NULL) {
+        goto done;
+    }
+
+    n = ngx_read_file(&f, text->data, text->len, 0);
+
+    if (n == NGX_ERROR) {
+        goto done;
+    }
+
+    if ((size_t) n != text->len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           ngx_read_file_n " \"%V\" returned only %z bytes "
+                           "instead of %uz", &file->path, n, text->len);
+        goto done;
+    }
+
+    rc = NGX_OK;
+
+done:
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                           ngx_close_file_n " \"%V\" failed", &file->path);
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_iot_auth_file_parse(ngx_conf_t *cf, ngx_iot_auth_file_t *file,
+    ngx_str_t *text)
+{
+    char                   *err;
+    u_char                 *p, *last, *end;
+    ngx_int_t               rc;
+    ngx_uint_t              line, n;
+    ngx_iot_auth_record_t  *rec;
+
+    n = 0;
+    end = text->data + text->len;
+
+    for (p = text->data; p < end; p++) {
+        if (*p == '\n') {
+            n++;
+        }
+    }
+
+    file->records = ngx_palloc(cf->pool,
+                               (n + 1) * sizeof(ngx_iot_auth_record_t));
+    if (file->records == NULL) {
+        return NGX_ERROR;
+    }
+
+    rec = file->records;
+
+    for (p = text->data, line = 1; p < end; p = last + 1, line++) {
+
+        last = ngx_strlchr(p, end, '\n');
+        if (last == NULL) {
+            last = end;
+        }
+
+        rc = ngx_iot_auth_file_parse_line(rec, p, last, &err);
+
+        if (rc == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s in \"%V\" line %ui",
+                               err, &file->path, line);
+            return NGX_ERROR;
+        }
+
+        if (rc == NGX_OK) {
+            rec++;
+        }
+    }
+
+    file->nrecords = rec - file->records;
+
+    return NGX_OK;
+}
+
+
+/*
+ * "device_id:bcrypt_hash[:perms]"; the hash is the last field that
+ * starts with "$2", so ids may hold ':'; NGX_DECLINED for a blank or
+ * comment line
+ */
+
+static ngx_int_t
+ngx_iot_auth_file_parse_line(ngx_iot_auth_record_t *rec, u_char *p,
+    u_char *last, char **err)
+{
+    u_char  *hash, *q;
+
+    if (last > p && last[-1] == '\r') {
+        last--;
+    }
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    if (p == last || *p == '#') {
+        return NGX_DECLINED;
+    }
+
+    hash = NULL;
+
+    for (q = last; q - p >= 3; q--) {
+        if (q[-3] == ':' && q[-2] == '$' && q[-1] == '2') {
+            hash = q - 2;
+            break;
+        }
+    }
+
+    if (hash == NULL) {
+        *err = "no bcrypt hash";
+        return NGX_ERROR;
+    }
+
+    rec->id.data = p;
+    rec->id.len = hash - 1 - p;
+
+    if (rec->id.len == 0 || rec->id.len > NGX_IOT_AUTH_DEVICE_MAX) {
+        *err = "device id must be 1 to 128 bytes";
+        return NGX_ERROR;
+    }
+
+    for (q = p; q < hash - 1; q++) {
+        if (*q < 0x21 || *q > 0x7e) {
+            *err = "device id must be visible ASCII";
+            return NGX_ERROR;
+        }
+    }
+
+    q = ngx_strlchr(hash, last, ':');
+
+    if (ngx_iot_auth_valid_hash(hash, (q ? q : last) - hash) != NGX_OK) {
+        *err = "invalid bcrypt hash";
+        return NGX_ERROR;
+    }
+
+    rec->hash = hash;
+    rec->perms = 0;
+
+    if (q && ngx_iot_auth_parse_perms(q + 1, last - q - 1, &rec->perms)
+             != NGX_OK)
+    {
+        *err = "invalid perms";
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* "$2a$", "$2b$" or "$2y$", cost 04 to 31, 53 bcrypt-base64 characters */
+
+ngx_int_t
+ngx_iot_auth_valid_hash(u_char *p, size_t len)
+{
+    ngx_int_t   cost;
+    ngx_uint_t  i;
+
+    if (len != NGX_IOT_AUTH_HASH_LEN
+        || p[0] != '$' || p[1] != '2'
+        || (p[2] != 'a' && p[2] != 'b' && p[2] != 'y')
+        || p[3] != '$' || p[6] != '$')
+    {
+        return NGX_ERROR;
+    }
+
+    cost = ngx_atoi(p + 4, 2);
+
+    if (cost < 4 || cost > 31) {
+        return NGX_ERROR;
+    }
+
+    for (i = 7; i < NGX_IOT_AUTH_HASH_LEN; i++) {
+        if (!ngx_iot_auth_bcrypt64[p[i]]) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* a decimal or "0x" hexadecimal 32-bit mask */
+
+ngx_int_t
+ngx_iot_auth_parse_perms(u_char *p, size_t len, uint32_t *perms)
+{
+    ngx_int_t  n;
+
+    if (len > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+        n = (len <= 10) ? ngx_hextoi(p + 2, len - 2) : NGX_ERROR;
+
+    } else {
+        n = (len <= 10) ? ngx_atoi(p, len) : NGX_ERROR;
+    }
+
+    if (n == NGX_ERROR || (uint64_t) n > 0xffffffff) {
+        return NGX_ERROR;
+    }
+
+    *perms = (uint32_t) n;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_iot_auth_file_sort(ngx_conf_t *cf, ngx_iot_auth_file_t *file)
+{
+    ngx_uint_t              i;
+    ngx_iot_auth_record_t  *rec;
+
+    ngx_qsort(file->records, file->nrecords, sizeof(ngx_iot_auth_record_t),
+              ngx_iot_auth_file_cmp);
+
+    rec = file->records;
+
+    for (i = 1; i < file->nrecords; i++) {
+        if (ngx_iot_auth_file_cmp(&rec[i - 1], &rec[i]) == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate device \"%V\" in \"%V\"",
+                               &rec[i].id, &file->path);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static int ngx_libc_cdecl
+ngx_iot_auth_file_cmp(const void *one, const void *two)
+{
+    const ngx_iot_auth_record_t  *a = one;
+    const ngx_iot_auth_record_t  *b = two;
+
+    return (int) ngx_memn2cmp(a->id.data, b->id.data, a->id.len, b->id.len);
+}
+
+
+ngx_iot_auth_record_t *
+ngx_iot_auth_file_find(ngx_iot_auth_file_t *file, ngx_str_t *id)
+{
+    ngx_int_t               rc;
+    ngx_uint_t              lo, hi, mid;
+    ngx_iot_auth_record_t  *rec;
+
+    lo = 0;
+    hi = file->nrecords;
+
+    while (lo < hi) {
+        mid = lo + (hi - lo) / 2;
+        rec = &file->records[mid];
+
+        rc = ngx_memn2cmp(id->data, rec->id.data, id->len, rec->id.len);
+
+        if (rc == 0) {
+            return rec;
+        }
+
+        if (rc < 0) {
+            hi = mid;
+
+        } else {
+            lo = mid + 1;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * verdicts remember which version of the file they were made with, so
+ * that a reload which changed it has every device re-checked
+ */
+
+static ngx_int_t
+ngx_iot_auth_file_id(ngx_iot_auth_file_t *file, ngx_str_t *text)
+{
+    u_char        md[EVP_MAX_MD_SIZE];
+    unsigned int  len;
+
+    if (EVP_Digest(text->data, text->len, md, &len, EVP_sha256(), NULL)
+        != 1)
+    {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(&file->id, md, sizeof(uint64_t));
+
+    return NGX_OK;
+}

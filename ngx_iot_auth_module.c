@@ -1,0 +1,1523 @@
+
+/*
+ * Copyright (C) ngx_iot_auth authors
+ */
+
+
+#include "ngx_iot_auth_module.h"
+
+
+#define NGX_IOT_AUTH_STATUS_PROMETHEUS  1
+#define NGX_IOT_AUTH_STATUS_JSON        2
+
+
+typedef struct {
+    ngx_str_t                    name;
+    ngx_str_t                    metric;
+    ngx_uint_t                   level;
+    char                        *reason;
+} ngx_iot_auth_result_info_t;
+
+
+typedef struct {
+    ngx_str_t                   *name;
+    ngx_iot_auth_stats_t        *stats;
+    ngx_iot_auth_gauges_t        gauges;
+} ngx_iot_auth_snapshot_t;
+
+
+static ngx_int_t ngx_iot_auth_handler(ngx_http_request_t *r);
+static ngx_iot_auth_ctx_t *ngx_iot_auth_get_ctx(ngx_http_request_t *r);
+static ngx_iot_auth_ctx_t *ngx_iot_auth_create_ctx(ngx_http_request_t *r);
+static void ngx_iot_auth_cleanup(void *data);
+static ngx_int_t ngx_iot_auth_read_credentials(ngx_http_request_t *r,
+    ngx_iot_auth_loc_conf_t *iacf, ngx_iot_auth_ctx_t *ctx);
+static ngx_uint_t ngx_iot_auth_visible(ngx_str_t *s, size_t max);
+static ngx_int_t ngx_iot_auth_verify(ngx_http_request_t *r,
+    ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_loc_conf_t *iacf);
+static ngx_int_t ngx_iot_auth_credential(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_record_t *rec,
+    ngx_iot_auth_cred_t *cred);
+static ngx_int_t ngx_iot_auth_retry_after(ngx_http_request_t *r);
+
+static ngx_int_t ngx_iot_auth_status_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_iot_auth_snapshot(ngx_http_request_t *r,
+    ngx_array_t *snaps);
+static u_char *ngx_iot_auth_status_prometheus(u_char *p,
+    ngx_array_t *snaps);
+static u_char *ngx_iot_auth_status_json(u_char *p, ngx_array_t *snaps);
+
+static ngx_int_t ngx_iot_auth_device_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_iot_auth_perms_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_iot_auth_result_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+static char *ngx_iot_auth_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_iot_auth(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_iot_auth_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_iot_auth_require_perms(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_iot_auth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_iot_auth_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static void ngx_iot_auth_free_mac(void *data);
+static ngx_http_complex_value_t *ngx_iot_auth_compile(ngx_conf_t *cf,
+    char *value);
+
+static ngx_int_t ngx_iot_auth_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_iot_auth_init(ngx_conf_t *cf);
+static void *ngx_iot_auth_create_main_conf(ngx_conf_t *cf);
+static char *ngx_iot_auth_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_iot_auth_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_iot_auth_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_iot_auth_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_iot_auth_init_process(ngx_cycle_t *cycle);
+static ngx_uint_t ngx_iot_auth_enabled(ngx_cycle_t *cycle);
+
+
+static ngx_conf_num_bounds_t  ngx_iot_auth_max_pending_bounds = {
+    ngx_conf_check_num_bounds, 1, 1000000
+};
+
+
+static ngx_command_t  ngx_iot_auth_commands[] = {
+
+    { ngx_string("iot_auth_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_iot_auth_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iot_auth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_iot_auth,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iot_auth_device"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_iot_auth_loc_conf_t, device),
+      NULL },
+
+    { ngx_string("iot_auth_token"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_iot_auth_loc_conf_t, token),
+      NULL },
+
+    { ngx_string("iot_auth_credentials"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_iot_auth_credentials,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iot_auth_thread_pool"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_iot_auth_loc_conf_t, thread_pool_name),
+      NULL },
+
+    { ngx_string("iot_auth_wait_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_iot_auth_loc_conf_t, wait_timeout),
+      NULL },
+
+    { ngx_string("iot_auth_max_pending"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_iot_auth_loc_conf_t, max_pending),
+      &ngx_iot_auth_max_pending_bounds },
+
+    { ngx_string("iot_auth_require_perms"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_iot_auth_require_perms,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iot_auth_secret_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_iot_auth_secret_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iot_auth_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_iot_auth_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_iot_auth_module_ctx = {
+    ngx_iot_auth_add_variables,            /* preconfiguration */
+    ngx_iot_auth_init,                     /* postconfiguration */
+
+    ngx_iot_auth_create_main_conf,         /* create main configuration */
+    ngx_iot_auth_init_main_conf,           /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_iot_auth_create_loc_conf,          /* create location configuration */
+    ngx_iot_auth_merge_loc_conf            /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_iot_auth_module = {
+    NGX_MODULE_V1,
+    &ngx_iot_auth_module_ctx,              /* module context */
+    ngx_iot_auth_commands,                 /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    ngx_iot_auth_init_module,              /* init module */
+    ngx_iot_auth_init_process,             /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_variable_t  ngx_iot_auth_vars[] = {
+
+    { ngx_string("iot_auth_device"), NULL,
+      ngx_iot_auth_device_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("iot_auth_perms"), NULL,
+      ngx_iot_auth_perms_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("iot_auth_result"), NULL,
+      ngx_iot_auth_result_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_iot_auth_result_info_t  ngx_iot_auth_results[] = {
+    { ngx_string("HIT"), ngx_string("hit"), 0, NULL },
+    { ngx_string("REVALIDATED"), ngx_string("revalidated"), 0, NULL },
+    { ngx_string("MISS"), ngx_string("miss"), 0, NULL },
+    { ngx_string("WAIT"), ngx_string("wait"), 0, NULL },
+    { ngx_string("REFRESH"), ngx_string("refresh"), 0, NULL },
+    { ngx_string("STALE"), ngx_string("stale"), 0, NULL },
+    { ngx_string("NEGATIVE"), ngx_string("negative"), NGX_LOG_INFO,
+      "token failed recently" },
+    { ngx_string("DENIED"), ngx_string("denied"), 0, NULL },
+    { ngx_string("UNKNOWN"), ngx_string("unknown"), NGX_LOG_INFO,
+      "unknown device" },
+    { ngx_string("LOCKED"), ngx_string("locked"), NGX_LOG_INFO,
+      "device locked out" },
+    { ngx_string("FORBIDDEN"), ngx_string("forbidden"), NGX_LOG_INFO,
+      "lacks the required perms" },
+    { ngx_string("BUSY"), ngx_string("busy"), NGX_LOG_WARN,
+      "too many verifications pending" },
+    { ngx_string("ERROR"), ngx_string("error"), 0, NULL }
+};
+
+
+static ngx_int_t
+ngx_iot_auth_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                 rc;
+    ngx_iot_auth_ctx_t       *ctx;
+    ngx_iot_auth_loc_conf_t  *iacf;
+
+    iacf = ngx_http_get_module_loc_conf(r, ngx_iot_auth_module);
+
+    if (iacf->shm_zone == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_iot_auth_get_ctx(r);
+
+    if (ctx) {
+        return ctx->done ? ctx->rc : NGX_AGAIN;
+    }
+
+    ctx = ngx_iot_auth_create_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_iot_auth_read_credentials(r, iacf, ctx);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    return ngx_iot_auth_check(r, ctx);
+}
+
+
+/*
+ * an internal redirect zeroes module contexts: the verdict is found
+ * again through the pool cleanup that carries it
+ */
+
+static ngx_iot_auth_ctx_t *
+ngx_iot_auth_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t  *cln;
+    ngx_iot_auth_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_iot_auth_module);
+
+    if (ctx || !r->internal) {
+        return ctx;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_iot_auth_cleanup) {
+            ctx = cln->data;
+            ngx_http_set_ctx(r, ctx, ngx_iot_auth_module);
+            return ctx;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_iot_auth_ctx_t *
+ngx_iot_auth_create_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t  *cln;
+    ngx_iot_auth_ctx_t  *ctx;
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_iot_auth_ctx_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    ctx = cln->data;
+    ngx_memzero(ctx, sizeof(ngx_iot_auth_ctx_t));
+
+    cln->handler = ngx_iot_auth_cleanup;
+
+    ctx->request = r;
+
+    ngx_http_set_ctx(r, ctx, ngx_iot_auth_module);
+
+    return ctx;
+}
+
+
+static void
+ngx_iot_auth_cleanup(void *data)
+{
+    /* void: the handler only marks the cleanup that carries the ctx */
+}
+
+
+static ngx_int_t
+ngx_iot_auth_read_credentials(ngx_http_request_t *r,
+    ngx_iot_auth_loc_conf_t *iacf, ngx_iot_auth_ctx_t *ctx)
+{
+    ngx_iot_auth_zone_t  *zone;
+
+    if (ngx_http_complex_value(r, iacf->device, &ctx->device) != NGX_OK
+        || ngx_http_complex_value(r, iacf->token, &ctx->token) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->device.len == 0 || ctx->token.len == 0) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "iot_auth: no device id or token");
+        ctx->device.len = 0;
+        return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_DENIED,
+                                   NGX_HTTP_UNAUTHORIZED);
+    }
+
+    if (!ngx_iot_auth_visible(&ctx->device, NGX_IOT_AUTH_DEVICE_MAX)) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "iot_auth: malformed device id of %uz bytes",
+                      ctx->device.len);
+        ctx->device.len = 0;
+        return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_DENIED,
+                                   NGX_HTTP_BAD_REQUEST);
+    }
+
+    if (!ngx_iot_auth_visible(&ctx->token, NGX_IOT_AUTH_TOKEN_MAX)) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "iot_auth: device \"%V\" sent a malformed token "
+                      "of %uz bytes", &ctx->device, ctx->token.len);
+        return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_DENIED,
+                                   NGX_HTTP_BAD_REQUEST);
+    }
+
+    zone = iacf->shm_zone->data;
+
+    if (ngx_iot_auth_cache_digest(zone, &ctx->device, &ctx->token,
+                                  ctx->digest)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, 0,
+                      "iot_auth: HMAC failed for device \"%V\"",
+                      &ctx->device);
+        return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_ERROR,
+                                   NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+
+    ctx->store = iacf->file->id;
+
+    return NGX_OK;
+}
+
+
+/* 1 to max bytes, each 0x21 to 0x7e */
+
+static ngx_uint_t
+ngx_iot_auth_visible(ngx_str_t *s, size_t max)
+{
+    size_t  i;
+
+    if (s->len > max) {
+        return 0;
+    }
+
+    for (i = 0; i < s->len; i++) {
+        if (s->data[i] < 0x21 || s->data[i] > 0x7e) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+ngx_int_t
+ngx_iot_auth_check(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx)
+{
+    ngx_iot_auth_cred_t       cred;
+    ngx_iot_auth_zone_t      *zone;
+    ngx_iot_auth_record_t    *rec;
+    ngx_iot_auth_action_e     action;
+    ngx_iot_auth_loc_conf_t  *iacf;
+
+    iacf = ngx_http_get_module_loc_conf(r, ngx_iot_auth_module);
+    zone = iacf->shm_zone->data;
+
+    ctx->may_own = ngx_iot_auth_flight_pending()
+                   < (ngx_uint_t) iacf->max_pending;
+
+    action = ngx_iot_auth_cache_lookup(zone, ctx);
+
+    if (action == NGX_IOT_AUTH_CHECK_STORE) {
+        rec = ngx_iot_auth_file_find(iacf->file, &ctx->device);
+
+        if (rec && ngx_iot_auth_credential(zone, ctx, rec, &cred) != NGX_OK) {
+            return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_ERROR,
+                                       NGX_HTTP_INTERNAL_SERVER_ERROR);
+        }
+
+        action = ngx_iot_auth_cache_revalidate(zone, ctx, rec ? &cred : NULL);
+    }
+
+    switch (action) {
+
+    case NGX_IOT_AUTH_ALLOW:
+        return ngx_iot_auth_finish(r, ctx, ctx->result, NGX_OK);
+
+    case NGX_IOT_AUTH_REJECT:
+        return ngx_iot_auth_finish(r, ctx, ctx->result,
+                                   NGX_HTTP_UNAUTHORIZED);
+
+    case NGX_IOT_AUTH_JOIN:
+        return ngx_iot_auth_flight_wait(r, ctx);
+
+    case NGX_IOT_AUTH_THROTTLE:
+        return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_BUSY,
+                                   NGX_HTTP_SERVICE_UNAVAILABLE);
+
+    default: /* NGX_IOT_AUTH_OWN */
+        return ngx_iot_auth_verify(r, ctx, iacf);
+    }
+}
+
+
+/* this request owns the flight: read the store and run bcrypt */
+
+static ngx_int_t
+ngx_iot_auth_verify(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
+    ngx_iot_auth_loc_conf_t *iacf)
+{
+    ngx_iot_auth_cred_t     cred;
+    ngx_iot_auth_zone_t    *zone;
+    ngx_iot_auth_record_t  *rec;
+
+    zone = iacf->shm_zone->data;
+
+    rec = ngx_iot_auth_file_find(iacf->file, &ctx->device);
+
+    if (rec == NULL) {
+        ngx_iot_auth_flight_wake(ngx_iot_auth_cache_unknown(zone, ctx));
+
+        return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_UNKNOWN,
+                                   NGX_HTTP_UNAUTHORIZED);
+    }
+
+    if (ngx_iot_auth_credential(zone, ctx, rec, &cred) != NGX_OK) {
+        ngx_iot_auth_flight_wake(ngx_iot_auth_cache_abandon(zone, ctx));
+
+        return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_ERROR,
+                                   NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+
+    return ngx_iot_auth_flight_bcrypt(r, ctx, rec->hash, &cred);
+}
+
+
+static ngx_int_t
+ngx_iot_auth_credential(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ctx_t *ctx,
+    ngx_iot_auth_record_t *rec, ngx_iot_auth_cred_t *cred)
+{
+    cred->perms = rec->perms;
+    cred->store = ctx->store;
+
+    return ngx_iot_auth_cache_fingerprint(zone, rec->hash, cred->fprint);
+}
+
+
+/* records the verdict of a request: counted once, logged with the device */
+
+ngx_int_t
+ngx_iot_auth_finish(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
+    ngx_iot_auth_result_e result, ngx_int_t rc)
+{
+    ngx_iot_auth_zone_t         *zone;
+    ngx_iot_auth_loc_conf_t     *iacf;
+    ngx_iot_auth_result_info_t  *info;
+
+    iacf = ngx_http_get_module_loc_conf(r, ngx_iot_auth_module);
+
+    if (rc == NGX_OK
+        && (ctx->perms & iacf->require_perms) != iacf->require_perms)
+    {
+        result = NGX_IOT_AUTH_FORBIDDEN;
+        rc = NGX_HTTP_FORBIDDEN;
+    }
+
+    ctx->result = result;
+    ctx->rc = rc;
+    ctx->done = 1;
+
+    zone = iacf->shm_zone->data;
+    (void) ngx_atomic_fetch_add(&zone->sh->stats.requests[result], 1);
+
+    info = &ngx_iot_auth_results[result];
+
+    if (info->reason) {
+        ngx_log_error(info->level, r->connection->log, 0,
+                      "iot_auth: device \"%V\" rejected: %s",
+                      &ctx->device, info->reason);
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "iot_auth: result %V, rc:%i", &info->name, rc);
+
+    if (rc == NGX_HTTP_SERVICE_UNAVAILABLE
+        && ngx_iot_auth_retry_after(r) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_iot_auth_retry_after(ngx_http_request_t *r)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Retry-After");
+    ngx_str_set(&h->value, "1");
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_iot_auth_status_handler(ngx_http_request_t *r)
+{
+    size_t                    size;
+    ngx_int_t                 rc;
+    ngx_buf_t                *b;
+    ngx_uint_t                i;
+    ngx_chain_t               out;
+    ngx_array_t               snaps;
+    ngx_iot_auth_snapshot_t  *snap;
+    ngx_iot_auth_loc_conf_t  *iacf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_iot_auth_snapshot(r, &snaps) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    size = sizeof("{}") + 2048;
+    snap = snaps.elts;
+
+    for (i = 0; i < snaps.nelts; i++) {
+        size += (NGX_IOT_AUTH_NRESULTS + 8)
+                * (128 + snap[i].name->len + NGX_ATOMIC_T_LEN);
+    }
+
+    b = ngx_create_temp_buf(r->pool, size);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    iacf = ngx_http_get_module_loc_conf(r, ngx_iot_auth_module);
+
+    if (iacf->status == NGX_IOT_AUTH_STATUS_JSON) {
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+        b->last = ngx_iot_auth_status_json(b->last, &snaps);
+
+    } else {
+        ngx_str_set(&r->headers_out.content_type,
+                    "text/plain; version=0.0.4");
+        b->last = ngx_iot_auth_status_prometheus(b->last, &snaps);
+    }
+
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = b->last - b->pos;
+
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_iot_auth_snapshot(ngx_http_request_t *r, ngx_array_t *snaps)
+{
+    ngx_uint_t                 i;
+    ngx_shm_zone_t           **zones;
+    ngx_iot_auth_zone_t       *zone;
+    ngx_iot_auth_snapshot_t   *snap;
+    ngx_iot_auth_main_conf_t  *iamcf;
+
+    iamcf = ngx_http_get_module_main_conf(r, ngx_iot_auth_module);
+
+    if (ngx_array_init(snaps, r->pool, iamcf->zones.nelts + 1,
+                       sizeof(ngx_iot_auth_snapshot_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    zones = iamcf->zones.elts;
+
+    for (i = 0; i < iamcf->zones.nelts; i++) {
+        zone = zones[i]->data;
+
+        snap = ngx_array_push(snaps);
+        if (snap == NULL) {
+            return NGX_ERROR;
+        }
+
+        snap->name = &zones[i]->shm.name;
+        snap->stats = &zone->sh->stats;
+
+        ngx_iot_auth_cache_stats(zone, &snap->gauges);
+    }
+
+    return NGX_OK;
+}
+
+
+static u_char *
+ngx_iot_auth_status_prometheus(u_char *p, ngx_array_t *snaps)
+{
+    ngx_uint_t                i, j;
+    ngx_iot_auth_stats_t     *st;
+    ngx_iot_auth_snapshot_t  *snap;
+
+    snap = snaps->elts;
+
+    p = ngx_sprintf(p, "# HELP iot_auth_requests_total "
+                       "Requests checked, by result.\n"
+                       "# TYPE iot_auth_requests_total counter\n");
+
+    for (i = 0; i < snaps->nelts; i++) {
+        for (j = 0; j < NGX_IOT_AUTH_NRESULTS; j++) {
+            p = ngx_sprintf(p, "iot_auth_requests_total{zone=\"%V\","
+                               "result=\"%V\"} %uA\n",
+                            snap[i].name, &ngx_iot_auth_results[j].metric,
+                            snap[i].stats->requests[j]);
+        }
+    }
+
+    p = ngx_sprintf(p, "# HELP iot_auth_bcrypt_total "
+                       "bcrypt verifications run, by outcome.\n"
+                       "# TYPE iot_auth_bcrypt_total counter\n");
+
+    for (i = 0; i < snaps->nelts; i++) {
+        st = snap[i].stats;
+        p = ngx_sprintf(p, "iot_auth_bcrypt_total{zone=\"%V\","
+                           "outcome=\"match\"} %uA\n"
+                           "iot_auth_bcrypt_total{zone=\"%V\","
+                           "outcome=\"mismatch\"} %uA\n",
+                        snap[i].name, st->bcrypt_match,
+                        snap[i].name, st->bcrypt_mismatch);
+    }
+
+    p = ngx_sprintf(p, "# HELP iot_auth_bcrypt_seconds_total "
+                       "Time spent in bcrypt.\n"
+                       "# TYPE iot_auth_bcrypt_seconds_total counter\n");
+
+    for (i = 0; i < snaps->nelts; i++) {
+        st = snap[i].stats;
+        p = ngx_sprintf(p, "iot_auth_bcrypt_seconds_total{zone=\"%V\"} "
+                           "%uA.%06uA\n",
+                        snap[i].name, st->bcrypt_usec / 1000000,
+                        st->bcrypt_usec % 1000000);
+    }
+
+    p = ngx_sprintf(p, "# HELP iot_auth_cache_entries "
+                       "Devices held in the zone.\n"
+                       "# TYPE iot_auth_cache_entries gauge\n");
+
+    for (i = 0; i < snaps->nelts; i++) {
+        p = ngx_sprintf(p, "iot_auth_cache_entries{zone=\"%V\"} %ui\n",
+                        snap[i].name, snap[i].gauges.entries);
+    }
+
+    p = ngx_sprintf(p, "# HELP iot_auth_cache_evictions_total "
+                       "Devices evicted to make room.\n"
+                       "# TYPE iot_auth_cache_evictions_total counter\n");
+
+    for (i = 0; i < snaps->nelts; i++) {
+        p = ngx_sprintf(p, "iot_auth_cache_evictions_total{zone=\"%V\"} "
+                           "%uA\n",
+                        snap[i].name, snap[i].stats->evictions);
+    }
+
+    p = ngx_sprintf(p, "# HELP iot_auth_flights "
+                       "bcrypt verifications in progress.\n"
+                       "# TYPE iot_auth_flights gauge\n");
+
+    for (i = 0; i < snaps->nelts; i++) {
+        p = ngx_sprintf(p, "iot_auth_flights{zone=\"%V\"} %ui\n",
+                        snap[i].name, snap[i].gauges.flights);
+    }
+
+    p = ngx_sprintf(p, "# HELP iot_auth_waiters "
+                       "Requests waiting for a verification.\n"
+                       "# TYPE iot_auth_waiters gauge\n");
+
+    for (i = 0; i < snaps->nelts; i++) {
+        p = ngx_sprintf(p, "iot_auth_waiters{zone=\"%V\"} %ui\n",
+                        snap[i].name, snap[i].gauges.waiters);
+    }
+
+    return p;
+}
+
+
+static u_char *
+ngx_iot_auth_status_json(u_char *p, ngx_array_t *snaps)
+{
+    ngx_uint_t                i, j;
+    ngx_iot_auth_stats_t     *st;
+    ngx_iot_auth_snapshot_t  *snap;
+
+    snap = snaps->elts;
+
+    *p++ = '{';
+
+    for (i = 0; i < snaps->nelts; i++) {
+        st = snap[i].stats;
+
+        p = ngx_sprintf(p, "%s\"%V\":{\"requests\":{",
+                        i ? "," : "", snap[i].name);
+
+        for (j = 0; j < NGX_IOT_AUTH_NRESULTS; j++) {
+            p = ngx_sprintf(p, "%s\"%V\":%uA", j ? "," : "",
+                            &ngx_iot_auth_results[j].metric,
+                            st->requests[j]);
+        }
+
+        p = ngx_sprintf(p, "},\"bcrypt\":{\"match\":%uA,\"mismatch\":%uA,"
+                           "\"seconds\":%uA.%06uA},"
+                           "\"cache\":{\"entries\":%ui,\"evictions\":%uA},"
+                           "\"flights\":%ui,\"waiters\":%ui}",
+                        st->bcrypt_match, st->bcrypt_mismatch,
+                        st->bcrypt_usec / 1000000, st->bcrypt_usec % 1000000,
+                        snap[i].gauges.entries, st->evictions,
+                        snap[i].gauges.flights, snap[i].gauges.waiters);
+    }
+
+    *p++ = '}';
+    *p++ = LF;
+
+    return p;
+}
+
+
+static ngx_int_t
+ngx_iot_auth_device_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_iot_auth_ctx_t  *ctx;
+
+    ctx = ngx_iot_auth_get_ctx(r);
+
+    if (ctx == NULL || ctx->device.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ctx->device.len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = ctx->device.data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_iot_auth_perms_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char              *p;
+    ngx_iot_auth_ctx_t  *ctx;
+
+    ctx = ngx_iot_auth_get_ctx(r);
+
+    if (ctx == NULL || !ctx->done
+        || (ctx->rc != NGX_OK && ctx->result != NGX_IOT_AUTH_FORBIDDEN))
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, NGX_INT32_LEN);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->len = ngx_sprintf(p, "%uD", ctx->perms) - p;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = p;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_iot_auth_result_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t           *name;
+    ngx_iot_auth_ctx_t  *ctx;
+
+    ctx = ngx_iot_auth_get_ctx(r);
+
+    if (ctx == NULL || !ctx->done) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    name = &ngx_iot_auth_results[ctx->result].name;
+
+    v->len = name->len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = name->data;
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_iot_auth_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_iot_auth_main_conf_t  *iamcf = conf;
+
+    u_char               *p;
+    ssize_t               size;
+    ngx_int_t             n;
+    ngx_str_t            *value, name, s;
+    ngx_uint_t            i;
+    ngx_shm_zone_t       *shm_zone, **zones;
+    ngx_pool_cleanup_t   *cln;
+    ngx_iot_auth_zone_t  *zone;
+
+    value = cf->args->elts;
+
+    zone = ngx_pcalloc(cf->pool, sizeof(ngx_iot_auth_zone_t));
+    if (zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    zone->ttl = 30000;
+    zone->negative_ttl = 10000;
+    zone->refresh = 80;
+
+    size = 0;
+    ngx_str_null(&name);
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+
+            name.data = value[i].data + 5;
+
+            p = (u_char *) ngx_strchr(name.data, ':');
+
+            if (p == NULL) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid zone size \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            name.len = p - name.data;
+
+            s.data = p + 1;
+            s.len = value[i].data + value[i].len - s.data;
+
+            size = ngx_parse_size(&s);
+
+            if (name.len == 0 || size == NGX_ERROR) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid zone \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            if (size < (ssize_t) (8 * ngx_pagesize)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "zone \"%V\" is too small, "
+                                   "it must be at least %uz bytes",
+                                   &value[i], 8 * ngx_pagesize);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "ttl=", 4) == 0) {
+
+            s.len = value[i].len - 4;
+            s.data = value[i].data + 4;
+
+            n = ngx_parse_time(&s, 0);
+
+            if (n == NGX_ERROR || n == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid ttl \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            zone->ttl = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "negative_ttl=", 13) == 0) {
+
+            s.len = value[i].len - 13;
+            s.data = value[i].data + 13;
+
+            n = ngx_parse_time(&s, 0);
+
+            if (n == NGX_ERROR) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid negative_ttl \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            zone->negative_ttl = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "refresh=", 8) == 0) {
+
+            n = NGX_ERROR;
+
+            if (value[i].len > 9 && value[i].data[value[i].len - 1] == '%') {
+                n = ngx_atoi(value[i].data + 8, value[i].len - 9);
+            }
+
+            if (n < 1 || n > 100) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid refresh \"%V\", it must be "
+                                   "a percentage from 1%% to 100%%",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            zone->refresh = n;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must have \"zone\" parameter",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, &name, size, &ngx_iot_auth_module);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate zone \"%V\"", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_iot_auth_free_mac;
+    cln->data = zone;
+
+    zone->shm_zone = shm_zone;
+    zone->secret = &iamcf->secret;
+
+    shm_zone->init = ngx_iot_auth_cache_init_zone;
+    shm_zone->data = zone;
+
+    zones = ngx_array_push(&iamcf->zones);
+    if (zones == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *zones = shm_zone;
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_iot_auth_free_mac(void *data)
+{
+    ngx_iot_auth_zone_t  *zone = data;
+
+    EVP_MAC_CTX_free(zone->mac);
+}
+
+
+static char *
+ngx_iot_auth(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_iot_auth_loc_conf_t  *iacf = conf;
+
+    ngx_str_t                 *value, name;
+    ngx_iot_auth_zone_ref_t   *ref;
+    ngx_iot_auth_main_conf_t  *iamcf;
+
+    if (iacf->shm_zone != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        iacf->shm_zone = NULL;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strncmp(value[1].data, "zone=", 5) != 0 || value[1].len == 5) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    name.len = value[1].len - 5;
+    name.data = value[1].data + 5;
+
+    iacf->shm_zone = ngx_shared_memory_add(cf, &name, 0,
+                                           &ngx_iot_auth_module);
+    if (iacf->shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    iamcf = ngx_http_conf_get_module_main_conf(cf, ngx_iot_auth_module);
+
+    ref = ngx_array_push(&iamcf->refs);
+    if (ref == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ref->shm_zone = iacf->shm_zone;
+    ref->file = cf->conf_file->file.name;
+    ref->line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_iot_auth_credentials(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_iot_auth_loc_conf_t  *iacf = conf;
+
+    ngx_str_t  *value, path;
+
+    if (iacf->file != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strncmp(value[1].data, "file=", 5) != 0 || value[1].len == 5) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    path.len = value[1].len - 5;
+    path.data = value[1].data + 5;
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    iacf->file = ngx_iot_auth_file_load(cf, &path);
+    if (iacf->file == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_iot_auth_require_perms(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_iot_auth_loc_conf_t  *iacf = conf;
+
+    uint32_t    perms;
+    ngx_str_t  *value;
+
+    if (iacf->require_perms != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_iot_auth_parse_perms(value[1].data, value[1].len, &perms)
+        != NGX_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid perms mask \"%V\", it must be a decimal "
+                           "or 0x hexadecimal 32-bit number", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    iacf->require_perms = perms;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_iot_auth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_iot_auth_main_conf_t  *iamcf = conf;
+
+    ssize_t          n;
+    ngx_str_t       *value, path;
+    ngx_file_t       file;
+    ngx_file_info_t  fi;
+
+    if (iamcf->secret.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    path = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = path;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &path);
+        return NGX_CONF_ERROR;
+    }
+
+    n = NGX_ERROR;
+
+    if (ngx_fd_info(file.fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", &path);
+        goto done;
+    }
+
+    iamcf->secret.data = ngx_pnalloc(cf->pool, ngx_file_size(&fi));
+    if (iamcf->secret.data == NULL) {
+        goto done;
+    }
+
+    n = ngx_read_file(&file, iamcf->secret.data, ngx_file_size(&fi), 0);
+
+done:
+
+    if (ngx_close_file(file.fd) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                           ngx_close_file_n " \"%V\" failed", &path);
+    }
+
+    if (n == NGX_ERROR) {
+        return NGX_CONF_ERROR;
+    }
+
+    while (n > 0 && (iamcf->secret.data[n - 1] == LF
+                     || iamcf->secret.data[n - 1] == CR))
+    {
+        n--;
+    }
+
+    if (n < NGX_IOT_AUTH_KEY_LEN) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "secret file \"%V\" must hold at least %d bytes",
+                           &path, NGX_IOT_AUTH_KEY_LEN);
+        return NGX_CONF_ERROR;
+    }
+
+    iamcf->secret.len = n;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_iot_auth_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_iot_auth_loc_conf_t  *iacf = conf;
+
+    ngx_str_t                 *value;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (iacf->status) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 1
+        || ngx_strcmp(value[1].data, "prometheus") == 0)
+    {
+        iacf->status = NGX_IOT_AUTH_STATUS_PROMETHEUS;
+
+    } else if (ngx_strcmp(value[1].data, "json") == 0) {
+        iacf->status = NGX_IOT_AUTH_STATUS_JSON;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid format \"%V\", it must be "
+                           "\"prometheus\" or \"json\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_iot_auth_status_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_iot_auth_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_iot_auth_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_iot_auth_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_iot_auth_handler;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_iot_auth_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_iot_auth_main_conf_t  *iamcf;
+
+    iamcf = ngx_pcalloc(cf->pool, sizeof(ngx_iot_auth_main_conf_t));
+    if (iamcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     iamcf->secret = { 0, NULL };
+     *     iamcf->device = NULL;
+     *     iamcf->token = NULL;
+     */
+
+    if (ngx_array_init(&iamcf->zones, cf->pool, 2, sizeof(ngx_shm_zone_t *))
+        != NGX_OK
+        || ngx_array_init(&iamcf->refs, cf->pool, 4,
+                          sizeof(ngx_iot_auth_zone_ref_t))
+           != NGX_OK
+        || ngx_array_init(&iamcf->files, cf->pool, 2,
+                          sizeof(ngx_iot_auth_file_t *))
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return iamcf;
+}
+
+
+static char *
+ngx_iot_auth_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_iot_auth_main_conf_t  *iamcf = conf;
+
+    ngx_uint_t                i;
+    ngx_iot_auth_zone_ref_t  *ref;
+
+    ref = iamcf->refs.elts;
+
+    for (i = 0; i < iamcf->refs.nelts; i++) {
+        if (ref[i].shm_zone->data == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "iot_auth zone \"%V\" is not defined by "
+                          "\"iot_auth_zone\" in %V:%ui",
+                          &ref[i].shm_zone->shm.name, &ref[i].file,
+                          ref[i].line);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    iamcf->device = ngx_iot_auth_compile(cf, "$http_x_device_id");
+    iamcf->token = ngx_iot_auth_compile(cf, "$http_x_device_token");
+
+    if (iamcf->device == NULL || iamcf->token == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_http_complex_value_t *
+ngx_iot_auth_compile(ngx_conf_t *cf, char *value)
+{
+    ngx_str_t                          v;
+    ngx_http_complex_value_t          *cv;
+    ngx_http_compile_complex_value_t   ccv;
+
+    cv = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (cv == NULL) {
+        return NULL;
+    }
+
+    v.data = (u_char *) value;
+    v.len = ngx_strlen(value);
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &v;
+    ccv.complex_value = cv;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NULL;
+    }
+
+    return cv;
+}
+
+
+static void *
+ngx_iot_auth_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_iot_auth_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_iot_auth_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->thread_pool = NULL;
+     *     conf->thread_pool_name = { 0, NULL };
+     *     conf->status = 0;
+     */
+
+    conf->shm_zone = NGX_CONF_UNSET_PTR;
+    conf->device = NGX_CONF_UNSET_PTR;
+    conf->token = NGX_CONF_UNSET_PTR;
+    conf->file = NGX_CONF_UNSET_PTR;
+    conf->wait_timeout = NGX_CONF_UNSET_MSEC;
+    conf->max_pending = NGX_CONF_UNSET;
+    conf->require_perms = NGX_CONF_UNSET_UINT;
+
+    return conf;
+}
+
+
+static char *
+ngx_iot_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_iot_auth_loc_conf_t *prev = parent;
+    ngx_iot_auth_loc_conf_t *conf = child;
+
+    ngx_iot_auth_main_conf_t  *iamcf;
+
+    iamcf = ngx_http_conf_get_module_main_conf(cf, ngx_iot_auth_module);
+
+    ngx_conf_merge_ptr_value(conf->shm_zone, prev->shm_zone, NULL);
+    ngx_conf_merge_ptr_value(conf->device, prev->device, iamcf->device);
+    ngx_conf_merge_ptr_value(conf->token, prev->token, iamcf->token);
+    ngx_conf_merge_ptr_value(conf->file, prev->file, NULL);
+    ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
+                             "iot_auth");
+    ngx_conf_merge_msec_value(conf->wait_timeout, prev->wait_timeout, 2000);
+    ngx_conf_merge_value(conf->max_pending, prev->max_pending, 256);
+    ngx_conf_merge_uint_value(conf->require_perms, prev->require_perms, 0);
+
+    if (conf->shm_zone == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->file == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"iot_auth\" requires \"iot_auth_credentials\"");
+        return NGX_CONF_ERROR;
+    }
+
+    conf->thread_pool = ngx_thread_pool_add(cf, &conf->thread_pool_name);
+    if (conf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_iot_auth_init_module(ngx_cycle_t *cycle)
+{
+    if (!ngx_iot_auth_enabled(cycle)) {
+        return NGX_OK;
+    }
+
+    return ngx_iot_auth_flight_init_module(cycle);
+}
+
+
+static ngx_int_t
+ngx_iot_auth_init_process(ngx_cycle_t *cycle)
+{
+    if (!ngx_iot_auth_enabled(cycle)) {
+        return NGX_OK;
+    }
+
+    return ngx_iot_auth_flight_init_process(cycle);
+}
+
+
+static ngx_uint_t
+ngx_iot_auth_enabled(ngx_cycle_t *cycle)
+{
+    ngx_iot_auth_main_conf_t  *iamcf;
+
+    iamcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_iot_auth_module);
+
+    return iamcf && iamcf->zones.nelts;
+}
