@@ -53,7 +53,7 @@ $(OBJS)/Makefile: config
 
 $(SO): $(OBJS)/Makefile $(SOURCES)
 	$(MAKE) -C $(NGINX_SRC) -f $(OBJS)/Makefile modules
-	cp $(OBJS)/$(MODULE).so $@
+	install -m 755 $(OBJS)/$(MODULE).so $@
 
 deps:
 	@missing=$$(for p in $(DEBIAN_DEPS); do \

@@ -80,6 +80,7 @@ static void ngx_iot_auth_flight_close_bells(void *data);
 static ngx_uint_t             ngx_iot_auth_pending;
 static ngx_queue_t            ngx_iot_auth_waiters;
 static ngx_event_t            ngx_iot_auth_safety_net;
+static ngx_connection_t       ngx_iot_auth_safety_net_conn;
 static ngx_iot_auth_bells_t  *ngx_iot_auth_bells;
 
 
@@ -317,6 +318,9 @@ ngx_iot_auth_flight_bcrypt(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
         ngx_explicit_memzero(t->token, sizeof(t->token));
         goto failed;
     }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "iot_auth: bcrypt posted for device \"%V\"", &ctx->device);
 
     ctx->task = task;
     ngx_iot_auth_pending++;
@@ -572,6 +576,11 @@ ngx_iot_auth_flight_arm_safety_net(void)
     if (!ngx_iot_auth_safety_net.timer_set) {
         ngx_iot_auth_safety_net.handler = ngx_iot_auth_flight_safety_net;
         ngx_iot_auth_safety_net.log = ngx_cycle->log;
+
+        /* timer debug logs read the fd of the event's connection */
+        ngx_iot_auth_safety_net_conn.fd = (ngx_socket_t) -1;
+        ngx_iot_auth_safety_net.data = &ngx_iot_auth_safety_net_conn;
+
         ngx_add_timer(&ngx_iot_auth_safety_net, NGX_IOT_AUTH_SAFETY_NET);
     }
 }
