@@ -40,6 +40,10 @@ static ngx_iot_auth_action_e ngx_iot_auth_cache_decide_locked(
     ngx_iot_auth_ctx_t *ctx);
 static ngx_int_t ngx_iot_auth_cache_negative_locked(ngx_iot_auth_node_t *node,
     ngx_iot_auth_ctx_t *ctx);
+static void ngx_iot_auth_cache_failure_locked(ngx_iot_auth_node_t *node,
+    ngx_iot_auth_ctx_t *ctx);
+static ngx_uint_t ngx_iot_auth_cache_failures_locked(
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx);
 static void ngx_iot_auth_cache_forget_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node);
 static void ngx_iot_auth_cache_settle_locked(ngx_iot_auth_zone_t *zone,
@@ -287,6 +291,7 @@ ngx_iot_auth_cache_revalidate(ngx_iot_auth_zone_t *zone,
     }
 
     if (cred == NULL) {
+        node->good = 0;
         node->unknown = 1;
         node->expire = now + zone->negative_ttl;
         node->store = ctx->store;
@@ -335,6 +340,8 @@ ngx_iot_auth_cache_verdict(ngx_iot_auth_zone_t *zone,
         node->store = cred->store;
         node->expire = now + zone->ttl;
         node->unknown = 0;
+        node->good = 1;
+        node->failures = 0;
 
         if (!node->verified) {
             node->verified = 1;
@@ -349,6 +356,8 @@ ngx_iot_auth_cache_verdict(ngx_iot_auth_zone_t *zone,
                                                       + zone->negative_ttl;
         node->next_negative = (node->next_negative + 1)
                               % NGX_IOT_AUTH_NEGATIVES;
+
+        ngx_iot_auth_cache_failure_locked(node, ctx);
     }
 
     workers = ngx_iot_auth_flight_finish_locked(zone, node, ctx);
@@ -380,6 +389,7 @@ ngx_iot_auth_cache_unknown(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ctx_t *ctx)
         ngx_iot_auth_cache_forget_locked(zone, node);
     }
 
+    node->good = 0;
     node->unknown = 1;
     node->expire = ngx_current_msec + zone->negative_ttl;
     node->store = ctx->store;
@@ -667,11 +677,14 @@ ngx_iot_auth_cache_decide_locked(ngx_iot_auth_zone_t *zone,
         node->unknown = 0;
     }
 
-    if (node->verified
+    if (node->good
         && CRYPTO_memcmp(node->digest, ctx->digest, NGX_IOT_AUTH_DIGEST_LEN)
            == 0)
     {
         ctx->last_good = 1;
+    }
+
+    if (ctx->last_good && node->verified) {
         ctx->perms = node->perms;
 
         left = (ngx_msec_int_t) (node->expire - ngx_current_msec);
@@ -694,7 +707,79 @@ ngx_iot_auth_cache_decide_locked(ngx_iot_auth_zone_t *zone,
         return NGX_IOT_AUTH_REJECT;
     }
 
+    if (!ctx->last_good && ctx->lockout->failures
+        && (ngx_msec_int_t) (node->locked_until - ngx_current_msec) > 0)
+    {
+        ctx->result = NGX_IOT_AUTH_LOCKED;
+        return NGX_IOT_AUTH_REJECT;
+    }
+
     return ngx_iot_auth_flight_join_locked(zone, node, ctx);
+}
+
+
+/*
+ * under lockout, failures in the window and bcrypts in flight together
+ * stay below "failures=": concurrent wrong tokens cannot overshoot it
+ */
+
+ngx_uint_t
+ngx_iot_auth_cache_tries_left_locked(ngx_iot_auth_node_t *node,
+    ngx_iot_auth_ctx_t *ctx)
+{
+    ngx_uint_t    n;
+    ngx_queue_t  *q;
+
+    if (ctx->last_good || ctx->lockout->failures == 0) {
+        return 1;
+    }
+
+    n = ngx_iot_auth_cache_failures_locked(node, ctx);
+
+    for (q = ngx_queue_head(&node->flights);
+         q != ngx_queue_sentinel(&node->flights);
+         q = ngx_queue_next(q))
+    {
+        n++;
+    }
+
+    return n < ctx->lockout->failures;
+}
+
+
+static void
+ngx_iot_auth_cache_failure_locked(ngx_iot_auth_node_t *node,
+    ngx_iot_auth_ctx_t *ctx)
+{
+    if (ctx->lockout->failures == 0) {
+        return;
+    }
+
+    if (ngx_iot_auth_cache_failures_locked(node, ctx) == 0) {
+        node->window_start = ngx_current_msec;
+        node->failures = 0;
+    }
+
+    if (++node->failures >= ctx->lockout->failures) {
+        node->locked_until = ngx_current_msec + ctx->lockout->duration;
+        node->failures = 0;
+    }
+}
+
+
+/* failures within the current window */
+
+static ngx_uint_t
+ngx_iot_auth_cache_failures_locked(ngx_iot_auth_node_t *node,
+    ngx_iot_auth_ctx_t *ctx)
+{
+    if ((ngx_msec_int_t) (ngx_current_msec - node->window_start)
+        >= (ngx_msec_int_t) ctx->lockout->window)
+    {
+        return 0;
+    }
+
+    return node->failures;
 }
 
 

@@ -74,7 +74,11 @@ static void ngx_iot_auth_flight_post_waiters(void);
 static void ngx_iot_auth_flight_arm_safety_net(void);
 static void ngx_iot_auth_flight_safety_net(ngx_event_t *ev);
 static void ngx_iot_auth_flight_bell_handler(ngx_event_t *ev);
+#if (NGX_HAVE_SYS_EVENTFD_H)
+static ngx_int_t ngx_iot_auth_flight_open_bells(ngx_cycle_t *cycle,
+    ngx_uint_t n);
 static void ngx_iot_auth_flight_close_bells(void *data);
+#endif
 
 
 static ngx_uint_t             ngx_iot_auth_pending;
@@ -114,6 +118,11 @@ ngx_iot_auth_flight_join_locked(ngx_iot_auth_zone_t *zone,
 
     if (!ctx->may_own && !ctx->last_good) {
         return NGX_IOT_AUTH_THROTTLE;
+    }
+
+    if (!ngx_iot_auth_cache_tries_left_locked(node, ctx)) {
+        ctx->result = NGX_IOT_AUTH_LOCKED;
+        return NGX_IOT_AUTH_REJECT;
     }
 
     f = ngx_iot_auth_cache_alloc_locked(zone, sizeof(ngx_iot_auth_flight_t),
@@ -600,20 +609,31 @@ ngx_iot_auth_flight_safety_net(ngx_event_t *ev)
 ngx_int_t
 ngx_iot_auth_flight_init_module(ngx_cycle_t *cycle)
 {
-    ngx_uint_t             i;
-    ngx_core_conf_t       *ccf;
-    ngx_pool_cleanup_t    *cln;
-    ngx_iot_auth_bells_t  *bells;
+    ngx_core_conf_t  *ccf;
 
     ngx_iot_auth_bells = NULL;
-
-#if (NGX_HAVE_SYS_EVENTFD_H)
 
     ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
 
     if (!ccf->master || ccf->worker_processes < 2) {
         return NGX_OK;
     }
+
+#if (NGX_HAVE_SYS_EVENTFD_H)
+    return ngx_iot_auth_flight_open_bells(cycle, ccf->worker_processes);
+#else
+    return NGX_OK;
+#endif
+}
+
+
+#if (NGX_HAVE_SYS_EVENTFD_H)
+
+static ngx_int_t
+ngx_iot_auth_flight_open_bells(ngx_cycle_t *cycle, ngx_uint_t n)
+{
+    ngx_pool_cleanup_t    *cln;
+    ngx_iot_auth_bells_t  *bells;
 
     cln = ngx_pool_cleanup_add(cycle->pool, sizeof(ngx_iot_auth_bells_t));
     if (cln == NULL) {
@@ -622,8 +642,7 @@ ngx_iot_auth_flight_init_module(ngx_cycle_t *cycle)
 
     bells = cln->data;
 
-    bells->fds = ngx_palloc(cycle->pool,
-                            ccf->worker_processes * sizeof(ngx_fd_t));
+    bells->fds = ngx_palloc(cycle->pool, n * sizeof(ngx_fd_t));
     if (bells->fds == NULL) {
         return NGX_ERROR;
     }
@@ -632,10 +651,10 @@ ngx_iot_auth_flight_init_module(ngx_cycle_t *cycle)
 
     cln->handler = ngx_iot_auth_flight_close_bells;
 
-    for (i = 0; i < (ngx_uint_t) ccf->worker_processes; i++) {
-        bells->fds[i] = eventfd(0, EFD_NONBLOCK|EFD_CLOEXEC);
+    while (bells->n < n) {
+        bells->fds[bells->n] = eventfd(0, EFD_NONBLOCK|EFD_CLOEXEC);
 
-        if (bells->fds[i] == -1) {
+        if (bells->fds[bells->n] == -1) {
             ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
                           "iot_auth: eventfd() failed");
             return NGX_ERROR;
@@ -646,10 +665,23 @@ ngx_iot_auth_flight_init_module(ngx_cycle_t *cycle)
 
     ngx_iot_auth_bells = bells;
 
-#endif
-
     return NGX_OK;
 }
+
+
+static void
+ngx_iot_auth_flight_close_bells(void *data)
+{
+    ngx_iot_auth_bells_t  *bells = data;
+
+    ngx_uint_t  i;
+
+    for (i = 0; i < bells->n; i++) {
+        (void) close(bells->fds[i]);
+    }
+}
+
+#endif
 
 
 ngx_int_t
@@ -695,17 +727,4 @@ ngx_iot_auth_flight_bell_handler(ngx_event_t *ev)
     }
 
     ngx_iot_auth_flight_post_waiters();
-}
-
-
-static void
-ngx_iot_auth_flight_close_bells(void *data)
-{
-    ngx_iot_auth_bells_t  *bells = data;
-
-    ngx_uint_t  i;
-
-    for (i = 0; i < bells->n; i++) {
-        (void) close(bells->fds[i]);
-    }
 }

@@ -61,6 +61,8 @@ static char *ngx_iot_auth_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_iot_auth_require_perms(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_iot_auth_lockout(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_iot_auth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_iot_auth_status(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -147,6 +149,13 @@ static ngx_command_t  ngx_iot_auth_commands[] = {
     { ngx_string("iot_auth_require_perms"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_iot_auth_require_perms,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iot_auth_lockout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE13,
+      ngx_iot_auth_lockout,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -382,6 +391,7 @@ ngx_iot_auth_read_credentials(ngx_http_request_t *r,
     }
 
     ctx->store = iacf->file->id;
+    ctx->lockout = &iacf->lockout;
 
     return NGX_OK;
 }
@@ -443,7 +453,9 @@ ngx_iot_auth_check(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx)
 
     case NGX_IOT_AUTH_REJECT:
         return ngx_iot_auth_finish(r, ctx, ctx->result,
-                                   NGX_HTTP_UNAUTHORIZED);
+                                   ctx->result == NGX_IOT_AUTH_LOCKED
+                                   ? NGX_HTTP_TOO_MANY_REQUESTS
+                                   : NGX_HTTP_UNAUTHORIZED);
 
     case NGX_IOT_AUTH_JOIN:
         return ngx_iot_auth_flight_wait(r, ctx);
@@ -1176,6 +1188,100 @@ ngx_iot_auth_require_perms(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
+ngx_iot_auth_lockout(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_iot_auth_loc_conf_t  *iacf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value, s;
+    ngx_uint_t   i;
+
+    if (iacf->lockout.failures != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0 && cf->args->nelts == 2) {
+        iacf->lockout.failures = 0;
+        return NGX_CONF_OK;
+    }
+
+    if (cf->args->nelts != 4) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" takes \"failures=\", \"window=\" and "
+                           "\"duration=\", or \"off\"", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    iacf->lockout.window = 0;
+    iacf->lockout.duration = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "failures=", 9) == 0) {
+
+            n = ngx_atoi(value[i].data + 9, value[i].len - 9);
+
+            if (n < 1 || n > 65535) {
+                goto invalid;
+            }
+
+            iacf->lockout.failures = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "window=", 7) == 0) {
+            s.len = value[i].len - 7;
+            s.data = value[i].data + 7;
+
+            n = ngx_parse_time(&s, 0);
+
+            if (n == NGX_ERROR || n == 0) {
+                goto invalid;
+            }
+
+            iacf->lockout.window = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "duration=", 9) == 0) {
+            s.len = value[i].len - 9;
+            s.data = value[i].data + 9;
+
+            n = ngx_parse_time(&s, 0);
+
+            if (n == NGX_ERROR || n == 0) {
+                goto invalid;
+            }
+
+            iacf->lockout.duration = n;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    if (iacf->lockout.failures == NGX_CONF_UNSET_UINT
+        || iacf->lockout.window == 0 || iacf->lockout.duration == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must have \"failures=\", \"window=\" and "
+                           "\"duration=\"", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[i]);
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
 ngx_iot_auth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_iot_auth_main_conf_t  *iamcf = conf;
@@ -1446,6 +1552,7 @@ ngx_iot_auth_create_loc_conf(ngx_conf_t *cf)
     conf->wait_timeout = NGX_CONF_UNSET_MSEC;
     conf->max_pending = NGX_CONF_UNSET;
     conf->require_perms = NGX_CONF_UNSET_UINT;
+    conf->lockout.failures = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -1470,6 +1577,14 @@ ngx_iot_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->wait_timeout, prev->wait_timeout, 2000);
     ngx_conf_merge_value(conf->max_pending, prev->max_pending, 256);
     ngx_conf_merge_uint_value(conf->require_perms, prev->require_perms, 0);
+
+    if (conf->lockout.failures == NGX_CONF_UNSET_UINT) {
+        conf->lockout = prev->lockout;
+
+        if (conf->lockout.failures == NGX_CONF_UNSET_UINT) {
+            conf->lockout.failures = 0;
+        }
+    }
 
     if (conf->shm_zone == NULL) {
         return NGX_CONF_OK;

@@ -75,6 +75,13 @@ typedef struct {
 } ngx_iot_auth_negative_t;
 
 
+typedef struct {
+    ngx_uint_t                   failures;
+    ngx_msec_t                   window;
+    ngx_msec_t                   duration;
+} ngx_iot_auth_lockout_t;
+
+
 /* one device in the zone; the device id follows the structure */
 
 typedef struct {
@@ -82,11 +89,15 @@ typedef struct {
     ngx_queue_t                  queue;
     ngx_queue_t                  flights;
     ngx_msec_t                   expire;
+    ngx_msec_t                   window_start;
+    ngx_msec_t                   locked_until;
     uint64_t                     store;
     u_char                       digest[NGX_IOT_AUTH_DIGEST_LEN];
     u_char                       fprint[NGX_IOT_AUTH_FPRINT_LEN];
     ngx_iot_auth_negative_t      negatives[NGX_IOT_AUTH_NEGATIVES];
     uint32_t                     perms;
+    uint32_t                     failures;
+    unsigned                     good:1;
     unsigned                     verified:1;
     unsigned                     unknown:1;
     unsigned                     next_negative:2;
@@ -172,12 +183,14 @@ typedef struct {
     ngx_msec_t                   wait_timeout;
     ngx_int_t                    max_pending;
     ngx_uint_t                   require_perms;
+    ngx_iot_auth_lockout_t       lockout;
     ngx_uint_t                   status;
 } ngx_iot_auth_loc_conf_t;
 
 
 typedef struct {
     ngx_http_request_t          *request;
+    ngx_iot_auth_lockout_t      *lockout;
     ngx_str_t                    device;
     ngx_str_t                    token;
     u_char                       digest[NGX_IOT_AUTH_DIGEST_LEN];
@@ -223,6 +236,8 @@ void ngx_iot_auth_cache_stats(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_gauges_t *gauges);
 void *ngx_iot_auth_cache_alloc_locked(ngx_iot_auth_zone_t *zone, size_t size,
     void *keep);
+ngx_uint_t ngx_iot_auth_cache_tries_left_locked(ngx_iot_auth_node_t *node,
+    ngx_iot_auth_ctx_t *ctx);
 
 ngx_iot_auth_action_e ngx_iot_auth_flight_join_locked(
     ngx_iot_auth_zone_t *zone, ngx_iot_auth_node_t *node,
