@@ -100,6 +100,18 @@ my $Server = Test::Nginx::Compat::Server->new(
 );
 
 my $MainPid = $$;
+
+# Ctrl-C, kill, or prove going away (SIGPIPE) must still run END below so
+# nginx is stopped; a randomized server root is otherwise never found again.
+for my $sig (qw(INT TERM PIPE)) {
+    next if $SIG{$sig} && $SIG{$sig} ne 'DEFAULT';
+    $SIG{$sig} = sub {
+        $SIG{PIPE} = 'IGNORE';
+        warn "$0: caught SIG$sig, stopping nginx\n" if $sig ne 'PIPE';
+        exit 1;
+    };
+}
+
 my $FirstTime = 1;
 my $PrevConfig;
 my $ConfigVersion;
@@ -238,7 +250,7 @@ sub run_test ($) {
     $FirstTime = 0;
 
     my %ports;
-    my $config = expand_env(scalar $block->config, $name, \%ports);
+    my $config = expand_env(section($block, 'config'), $name, \%ports);
     my $must_die = $block->must_die;
 
     local $LogLevel = $block->log_level || $LogLevel;
@@ -260,7 +272,7 @@ sub run_test ($) {
         prepare_nginx($block, $config, \%ports, $first);
     }
 
-    run_init($block);
+    run_perl_section($block, 'init');
 
     $ErrLogPos = 0;
     for my $i (0 .. $RepeatEach - 1) {
@@ -284,12 +296,13 @@ sub run_test ($) {
 }
 
 
-sub run_init {
-    my ($block) = @_;
+# --- init and --- post_setup_server_root hold Perl code run in main.
+sub run_perl_section {
+    my ($block, $key) = @_;
 
-    my $code = $block->init or return;
+    my $code = section($block, $key) or return;
     eval "package main; $code; 1"
-        or bail_out($block->name . " - init failed: $@");
+        or bail_out($block->name . " - $key failed: $@");
 }
 
 
@@ -476,6 +489,7 @@ sub setup_server {
     bail_out("$name - $err") if $err;
 
     write_user_files($block, $ports);
+    run_perl_section($block, 'post_setup_server_root');
     write_config($block, $config, $ports);
 }
 
@@ -528,10 +542,11 @@ sub write_config {
         error_log_file     => $block->error_log_file || $ErrLogFile,
         env                => \@EnvToNginx,
         main_config        => expand_env($main, $name, $ports),
-        http_config        => expand_env(scalar $block->http_config, $name, $ports),
+        http_config        => expand_env(section($block, 'http_config'),
+                                         $name, $ports),
         config             => $config,
-        post_main_config   => expand_env(scalar $block->post_main_config, $name,
-                                         $ports),
+        post_main_config   => expand_env(section($block, 'post_main_config'),
+                                         $name, $ports),
         port               => $ServerPort,
         server_name        => $block->server_name // $ServerName,
         preamble           => $ConfigPreamble,
@@ -610,6 +625,7 @@ sub reload_nginx {
     my $name = $block->name;
     setup_server($block, $config, $ports, 0);
 
+    my @old_workers = $Server->worker_pids($pid);
     if (my $err = $Server->reload_signals($pid)) {
         warn "$name - $err\n";
         return 0;
@@ -617,15 +633,19 @@ sub reload_nginx {
 
     if (defined $block->reload_fails) {
         sleep 0.3;
-    } else {
-        wait_config_version($name);
+        return 1;
     }
+
+    $Server->wait_workers_retired(\@old_workers, max(5, $Timeout))
+        or warn "WARNING: $name - old nginx workers still accept "
+                . "connections after the reload\n";
+    wait_config_version($name);
     return 1;
 }
 
 
 # The reloaded config answers /ver with a fresh random string; require it
-# several times in a row so old workers have stopped accepting.
+# several times in a row before the block's requests go out.
 sub wait_config_version {
     my ($name) = @_;
 
@@ -649,7 +669,8 @@ sub wait_config_version {
 sub stop_nginx {
     my ($name) = @_;
 
-    $Server->stop($UseValgrind ? max(10, $Timeout) : $Timeout, $name);
+    # memcheck's leak check makes a valgrind'ed nginx slow to exit
+    $Server->stop($Server->has_child ? max(10, $Timeout) : $Timeout, $name);
     check_valgrind_report($name);
 }
 
@@ -710,16 +731,14 @@ sub run_requests {
     my $name = $block->name;
     my $reqs = eval {
         build_requests(
-            raw_request        => scalar $block->raw_request,
-            request            => scalar $block->request,
-            pipelined_requests => scalar $block->pipelined_requests,
-            more_headers       => scalar $block->more_headers,
-            server_name        => $ServerName,
+            map({ $_ => section($block, $_) }
+                qw(raw_request request pipelined_requests more_headers)),
+            server_name => $ServerName,
         );
     } or bail_out("$name - $@");
     bail_out("$name - request empty") if !@$reqs;
 
-    my $timeout = parse_time(scalar $block->timeout) // $Timeout;
+    my $timeout = parse_time(section($block, 'timeout')) // $Timeout;
     my $pipelined = $block->pipelined_requests;
     my $per_conn = $pipelined ? scalar @$pipelined : 1;
     my $need_array = $pipelined || @$reqs > 1;
@@ -800,7 +819,8 @@ sub send_request {
         $sock,
         packets      => $packets,
         timeout      => $timeout,
-        middle_delay => scalar $block->raw_request_middle_delay,
+        limit        => max(60, 20 * $timeout),
+        middle_delay => section($block, 'raw_request_middle_delay'),
         shutdown     => $shutdown,
         name         => $name,
     );
@@ -843,12 +863,26 @@ sub check_response {
 }
 
 
-sub indexed {
-    my ($name, $value, $idx, $need_array) = @_;
+# Test::Base's AUTOLOAD returns an empty list for an absent section when
+# called in list context, which would shift the arguments of a call.
+sub section {
+    my ($block, $key) = @_;
 
+    my $value = $block->$key;
+    return $value;
+}
+
+
+# The expectation for request $idx: with several requests per block the
+# section must be an array.
+sub indexed {
+    my ($block, $key, $idx, $need_array) = @_;
+
+    my $value = section($block, $key);
     my $is_array = ref $value eq 'ARRAY';
-    bail_out("$name - You asked for many requests, the expected results "
-             . 'should be arrays as well.') if $need_array && !$is_array;
+    bail_out($block->name . ' - You asked for many requests, the expected '
+             . 'results should be arrays as well.')
+        if $need_array && !$is_array;
     return $is_array ? $value->[$need_array ? $idx : 0] : $value;
 }
 
@@ -860,13 +894,13 @@ sub check_error_code {
     my $code = ($res && $res->{code}) || '';
 
     if (defined $block->error_code_like) {
-        my $re = indexed($name, scalar $block->error_code_like, $idx, $need_array);
+        my $re = indexed($block, 'error_code_like', $idx, $need_array);
         Test::More::like($code, qr/$re/sm, "$name - status code ok");
         return;
     }
 
     my $want = defined $block->error_code
-             ? indexed($name, scalar $block->error_code, $idx, $need_array) : 200;
+             ? indexed($block, 'error_code', $idx, $need_array) : 200;
     Test::More::is($code, $want, "$name - status code ok");
 }
 
@@ -876,10 +910,10 @@ sub check_raw_response_headers {
 
     my $name = $block->name;
     for my $kind (qw(like unlike)) {
-        my $spec = $block->${\"raw_response_headers_$kind"};
-        next if !defined $spec;
+        my $key = "raw_response_headers_$kind";
+        next if !defined section($block, $key);
 
-        my $re = indexed($name, $spec, $idx, $need_array);
+        my $re = indexed($block, $key, $idx, $need_array);
         my $cmp = $kind eq 'like' ? \&Test::More::like : \&Test::More::unlike;
         $cmp->($raw_headers, qr/$re/s, "$name - raw resp headers $kind");
     }
@@ -892,8 +926,7 @@ sub check_response_headers {
     my $name = $block->name;
 
     if (defined $block->response_headers) {
-        my $spec = indexed($name, scalar $block->response_headers, $idx,
-                           $need_array);
+        my $spec = indexed($block, 'response_headers', $idx, $need_array);
         for my $h (parse_header_spec($spec)) {
             my ($key, $want) = @$h;
             if (!defined $want) {
@@ -908,7 +941,7 @@ sub check_response_headers {
         }
 
     } elsif (defined $block->response_headers_like) {
-        my $spec = indexed($name, scalar $block->response_headers_like, $idx,
+        my $spec = indexed($block, 'response_headers_like', $idx,
                            $need_array);
         for my $h (parse_header_spec($spec)) {
             my ($key, $re) = @$h;
@@ -925,7 +958,7 @@ sub parse_header_spec {
     my ($text) = @_;
 
     my (@order, %value);
-    for my $line (split /\n/, $text) {
+    for my $line (split /\n/, $text // '') {
         $line =~ s/^\s+|\s+$//g;
         my ($key, $val) = $line =~ s/^!\s*// ? ($line, undef)
                                              : split /\s*:\s*/, $line, 2;
@@ -986,12 +1019,11 @@ sub check_response_body {
     {
         my $expected;
         if (defined $block->response_body_eval) {
-            $expected = eval indexed($name, scalar $block->response_body_eval, $idx,
+            $expected = eval indexed($block, 'response_body_eval', $idx,
                                      $need_array);
             warn $@ if $@;
         } else {
-            $expected = indexed($name, scalar $block->response_body, $idx,
-                                $need_array);
+            $expected = indexed($block, 'response_body', $idx, $need_array);
         }
 
         if (defined $expected && !ref $expected) {
@@ -1012,8 +1044,7 @@ sub check_response_body {
              || defined $block->response_body_unlike)
     {
         my $kind = defined $block->response_body_like ? 'like' : 'unlike';
-        my $pat = indexed($name, scalar $block->${\"response_body_$kind"}, $idx,
-                          $need_array);
+        my $pat = indexed($block, "response_body_$kind", $idx, $need_array);
         $pat =~ s/\$ServerPort\b/$ServerPort/g;
         $pat =~ s/\$ServerPortForClient\b/$ServerPortForClient/g;
 
@@ -1134,17 +1165,15 @@ sub check_error_log {
 
     check_grep_error_log($block, $lines, $rep);
 
-    if (defined $block->error_log) {
-        expect_lines($name, 'error.log', scalar $block->error_log, $lines, $rep);
-    }
-    if (defined $block->no_error_log) {
-        reject_lines($name, 'error.log', scalar $block->no_error_log, $lines, $rep);
-    }
+    my $want = section($block, 'error_log');
+    my $reject = section($block, 'no_error_log');
+    expect_lines($name, 'error.log', $want, $lines, $rep) if defined $want;
+    reject_lines($name, 'error.log', $reject, $lines, $rep)
+        if defined $reject;
 
     # alerts are reported, not failed, unless a pattern is about them
     for my $level (qw(alert crit emerg)) {
-        next if mentions(scalar $block->error_log, "[$level")
-                || mentions(scalar $block->no_error_log, "[$level");
+        next if mentions($want, "[$level") || mentions($reject, "[$level");
         warn "WARNING: $name - " . printable($_) . "\n"
             for grep { /\[$level\]/ } @$lines;
     }
@@ -1196,16 +1225,14 @@ sub check_access_log {
     my ($block, $rep) = @_;
 
     my $name = $block->name;
-    return if !defined $block->access_log && !defined $block->no_access_log;
+    my $want = section($block, 'access_log');
+    my $reject = section($block, 'no_access_log');
+    return if !defined $want && !defined $reject;
 
     my $lines = access_log_lines();
-    if (defined $block->access_log) {
-        expect_lines($name, 'access.log', scalar $block->access_log, $lines, $rep);
-    }
-    if (defined $block->no_access_log) {
-        reject_lines($name, 'access.log', scalar $block->no_access_log, $lines,
-                     $rep);
-    }
+    expect_lines($name, 'access.log', $want, $lines, $rep) if defined $want;
+    reject_lines($name, 'access.log', $reject, $lines, $rep)
+        if defined $reject;
 }
 
 
@@ -1252,14 +1279,14 @@ END {
         local $?;
         run_cleanup_handlers();
 
-        if (!$ENV{TEST_NGINX_NO_CLEAN} || $UseValgrind) {
-            stop_nginx('END')
-                if $Server->is_running($Server->read_pid)
-                   || $Server->{child};
-        }
+        my $running = $Server->is_running($Server->read_pid)
+                      || $Server->has_child;
+        stop_nginx('END')
+            if $running && (!$ENV{TEST_NGINX_NO_CLEAN} || $UseValgrind);
 
         remove_tree($ServRoot)
-            if $Randomize && -d $ServRoot && $ServRoot =~ m{/t/servroot_\d+$};
+            if $Randomize && !$ENV{TEST_NGINX_NO_CLEAN} && -d $ServRoot
+               && $ServRoot =~ m{/t/servroot_\d+$};
     }
 }
 

@@ -205,8 +205,9 @@ sub connect_once {
 }
 
 
-# Writes the packets and reads until EOF.  $timeout bounds the gap between
-# two I/O events, like the real framework.  Returns ($response, $timed_out).
+# Writes the packets and reads until EOF.  $o{timeout} bounds the gap
+# between two I/O events, like the real framework; $o{limit}, if given, the
+# whole exchange.  Returns ($response, $timed_out).
 sub exchange {
     my ($sock, %o) = @_;
 
@@ -217,13 +218,16 @@ sub exchange {
     my ($buf, $off) = ((shift @queue)->{value}, 0);
     my ($resp, $writing, $timed_out) = ('', 1, 0);
     my $fd = fileno $sock;
+    my $end = time + ($o{limit} || 1e9);
 
     while (1) {
         my $rin = '';
         vec($rin, $fd, 1) = 1;
         my $win = $writing ? $rin : undef;
 
-        my $n = wait_io($rin, $win, $o{timeout});
+        my $wait = $end - time;
+        $wait = $o{timeout} if $wait > $o{timeout};
+        my $n = $wait > 0 ? wait_io($rin, $win, $wait) : 0;
         if ($n == 0) {
             $timed_out = 1;
             last;
@@ -327,22 +331,9 @@ sub parse_response {
                                : split ' ', $status, 3;
     undef $code if defined $code && $code !~ /^\d+$/;
 
-    my (@headers, $content);
-    my @lines = split /\n/, $rest, -1;
-    while (@lines) {
-        my $line = shift @lines;
-        $line =~ s/\r\z//;
-        last if $line eq '';
-        if ($line =~ /^\s+(.*)/ && @headers) {
-            $headers[-1][1] .= " $1";
-        } elsif ($line =~ /^([^\s:]+)\s*:\s*(.*)/) {
-            push @headers, [$1, $2];
-        }
-    }
-    $content = join "\n", @lines;
-
+    my ($headers, $content) = split_headers($rest);
     my $res = { code => $code, protocol => $proto, message => $msg,
-                headers => \@headers, content => $content };
+                headers => $headers, content => $content };
 
     return ($res, $raw_headers) if $code && ($code == 304 || $code == 101);
 
@@ -367,6 +358,27 @@ sub parse_response {
     }
 
     return ($res, $raw_headers, $left);
+}
+
+
+# Header lines up to the first line that is not one (normally the empty
+# line); everything after that is the body.
+sub split_headers {
+    my ($text) = @_;
+
+    my @headers;
+    while (1) {
+        if ($text =~ s/^([^\s:]+)[ \t]*: ?([^\n]*)\n?//) {
+            push @headers, [$1, $2];
+        } elsif (@headers && $text =~ s/^[ \t]+([^\n]*)\n?//) {
+            $headers[-1][1] .= " $1";
+        } else {
+            $text =~ s/^\r?\n//;
+            last;
+        }
+        $headers[-1][1] =~ s/\r\z//;
+    }
+    return (\@headers, $text);
 }
 
 

@@ -48,7 +48,7 @@ sub new {
 }
 
 
-sub path { $_[0]{ $_[1] } }
+sub has_child { defined $_[0]{child} }
 
 sub use_error_log_option { $_[0]{use_e} = $_[1] }
 
@@ -56,7 +56,7 @@ sub use_error_log_option { $_[0]{use_e} = $_[1] }
 sub note {
     my ($self, $msg) = @_;
 
-    warn "$msg\n" if $self->{verbose};
+    warn sprintf("%.3f %s\n", time, $msg) if $self->{verbose};
 }
 
 
@@ -119,8 +119,8 @@ sub write_user_files {
         my ($name, $body, $date) = @$f;
         my $path = $name =~ m{^/} ? $name : "$self->{html_dir}/$name";
 
-        if ($path =~ m{^(.*)/} && !-d $1) {
-            my $dir = $1;
+        my ($dir) = $path =~ m{^(.*)/};
+        if (defined $dir && !-d $dir) {
             make_path($dir) or return "Cannot create directory $dir";
         }
 
@@ -144,8 +144,8 @@ sub write_config {
 }
 
 
-# The layout follows the real framework's generated nginx.conf so error
-# messages and line numbers look the same in both.
+# Same directives in the same order as the real framework's nginx.conf
+# (line numbers in nginx's messages may still differ).
 sub render_config {
     my ($self, %p) = @_;
 
@@ -219,7 +219,8 @@ sub render_config {
 sub command {
     my ($self) = @_;
 
-    my @cmd = ($self->{binary}, '-p', "$self->{root}/", '-c', $self->{conf});
+    my @cmd = (split(' ', $self->{binary}), '-p', "$self->{root}/",
+               '-c', $self->{conf});
     push @cmd, '-e', $self->{err_log} if $self->{use_e};
     return @cmd;
 }
@@ -388,6 +389,51 @@ sub stop {
 
     undef $self->{child} if $self->{child} && !$self->is_running($pid);
     unlink $self->{pid_file};
+}
+
+
+sub worker_pids {
+    my ($self, $master) = @_;
+
+    my @pids;
+    for my $stat (bsd_glob('/proc/[0-9]*/stat')) {
+        open my $in, '<', $stat or next;
+        my $line = <$in> // '';
+        next if $line !~ /^(\d+) \(.*\) \S+ (\d+) /s || $2 != $master;
+        my $pid = $1;
+        push @pids, $pid if $self->proc_title($pid) =~ /worker process/;
+    }
+    return @pids;
+}
+
+
+sub proc_title {
+    my ($self, $pid) = @_;
+
+    open my $in, '<', "/proc/$pid/cmdline" or return '';
+    local $/;
+    my $title = <$in> // '';
+    $title =~ tr/\0/ /;
+    return $title;
+}
+
+
+# After a reload the old workers get QUIT; an old worker stops accepting
+# when it switches its title to "is shutting down", right before closing
+# its listening sockets.  Returns false if some old worker still serves.
+sub wait_workers_retired {
+    my ($self, $pids, $limit) = @_;
+
+    my $deadline = time + $limit;
+    while (1) {
+        my @busy = grep {
+            $self->is_running($_)
+            && $self->proc_title($_) !~ /shutting down/
+        } @$pids;
+        return 1 if !@busy;
+        return 0 if time >= $deadline;
+        sleep 0.01;
+    }
 }
 
 
