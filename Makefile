@@ -12,7 +12,7 @@
 
 SHELL       := /bin/bash
 NGINX_SRC   ?= /usr/share/nginx/src
-NGINX       ?= /usr/sbin/nginx
+NGINX_BIN   ?= /usr/sbin/nginx
 CC          ?= cc
 BUILD       := $(CURDIR)/build
 OBJS        := $(BUILD)/$(notdir $(CC))
@@ -24,7 +24,7 @@ DEBIAN_DEPS := nginx-core nginx-dev libcrypt-dev libhiredis-dev libssl-dev \
                libtest-base-perl libtext-diff-perl apache2-utils whois \
                redis-server curl gcc make
 
-PROVE_ENV    = TEST_NGINX_BINARY=$(NGINX) \
+PROVE_ENV    = TEST_NGINX_BINARY=$(NGINX_BIN) \
                TEST_NGINX_LOAD_MODULES=$(SO) \
                PERL5LIB=$(CURDIR)/t/lib$(COMPAT)
 COMPAT       = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
@@ -66,7 +66,7 @@ deps:
 	fi
 
 run: deps all
-	SO=$(SO) NGINX=$(NGINX) ./demo/run
+	SO=$(SO) NGINX_BIN=$(NGINX_BIN) ./demo/run
 
 test: deps all
 	$(PROVE_ENV) prove -r t
@@ -78,3 +78,4 @@ test-valgrind: deps all
 
 clean:
 	rm -rf $(BUILD) t/servroot*
+
