@@ -24,9 +24,9 @@ static ngx_int_t ngx_iot_auth_cache_init_mac(ngx_iot_auth_zone_t *zone,
 static ngx_iot_auth_node_t *ngx_iot_auth_cache_get_locked(
     ngx_iot_auth_zone_t *zone, ngx_iot_auth_ctx_t *ctx);
 static ngx_iot_auth_node_t *ngx_iot_auth_cache_find_locked(
-    ngx_iot_auth_zone_t *zone, ngx_str_t *id, uint32_t hash);
+    ngx_iot_auth_zone_t *zone, ngx_str_t *id);
 static ngx_iot_auth_node_t *ngx_iot_auth_cache_create_locked(
-    ngx_iot_auth_zone_t *zone, ngx_str_t *id, uint32_t hash);
+    ngx_iot_auth_zone_t *zone, ngx_str_t *id);
 static void ngx_iot_auth_cache_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_int_t ngx_iot_auth_cache_evict_locked(ngx_iot_auth_zone_t *zone,
@@ -46,6 +46,10 @@ static ngx_uint_t ngx_iot_auth_cache_failures_locked(
     ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx);
 static void ngx_iot_auth_cache_forget_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node);
+static ngx_int_t ngx_iot_auth_cache_recheck_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, ngx_iot_auth_cred_t *cred, uint64_t store);
+static void ngx_iot_auth_cache_unknown_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, uint64_t store);
 static void ngx_iot_auth_cache_settle_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx,
     ngx_iot_auth_action_e action);
@@ -245,7 +249,6 @@ ngx_iot_auth_action_e
 ngx_iot_auth_cache_revalidate(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_cred_t *cred)
 {
-    ngx_msec_t              now;
     ngx_iot_auth_node_t    *node;
     ngx_iot_auth_action_e   action;
 
@@ -267,45 +270,119 @@ ngx_iot_auth_cache_revalidate(ngx_iot_auth_zone_t *zone,
         return ctx->may_own ? NGX_IOT_AUTH_OWN : NGX_IOT_AUTH_THROTTLE;
     }
 
-    now = ngx_current_msec;
-
     if (node->verified
         && CRYPTO_memcmp(node->digest, ctx->digest, NGX_IOT_AUTH_DIGEST_LEN)
-           == 0)
+           == 0
+        && ngx_iot_auth_cache_recheck_locked(zone, node, cred, ctx->store)
+           == NGX_OK)
     {
-        if (cred
-            && CRYPTO_memcmp(node->fprint, cred->fprint,
-                             NGX_IOT_AUTH_FPRINT_LEN)
-               == 0)
-        {
-            node->expire = now + zone->ttl;
-            node->store = cred->store;
-            node->perms = cred->perms;
-            ctx->perms = cred->perms;
+        ctx->perms = cred->perms;
+        action = NGX_IOT_AUTH_ALLOW;
 
-            action = NGX_IOT_AUTH_ALLOW;
-            goto done;
+    } else {
+        if (cred == NULL) {
+            ngx_iot_auth_cache_unknown_locked(zone, node, ctx->store);
         }
 
-        ngx_iot_auth_cache_forget_locked(zone, node);
+        action = ngx_iot_auth_cache_decide_locked(zone, node, ctx);
     }
-
-    if (cred == NULL) {
-        node->good = 0;
-        node->unknown = 1;
-        node->expire = now + zone->negative_ttl;
-        node->store = ctx->store;
-    }
-
-    action = ngx_iot_auth_cache_decide_locked(zone, node, ctx);
-
-done:
 
     ngx_iot_auth_cache_settle_locked(zone, node, ctx, action);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     return action;
+}
+
+
+/* a background re-check of the store for a verdict past its refresh point */
+
+void
+ngx_iot_auth_cache_refresh(ngx_iot_auth_zone_t *zone, ngx_str_t *device,
+    u_char *digest, ngx_iot_auth_cred_t *cred, uint64_t store)
+{
+    ngx_iot_auth_node_t  *node;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    node = ngx_iot_auth_cache_find_locked(zone, device);
+
+    if (node && node->verified
+        && CRYPTO_memcmp(node->digest, digest, NGX_IOT_AUTH_DIGEST_LEN) == 0
+        && ngx_iot_auth_cache_recheck_locked(zone, node, cred, store)
+           != NGX_OK
+        && cred == NULL)
+    {
+        ngx_iot_auth_cache_unknown_locked(zone, node, store);
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+/* drops every verdict of a device, at once */
+
+void
+ngx_iot_auth_cache_revoke(ngx_iot_auth_zone_t *zone, ngx_str_t *device)
+{
+    ngx_iot_auth_node_t  *node;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    node = ngx_iot_auth_cache_find_locked(zone, device);
+
+    if (node) {
+        if (node->verified) {
+            ngx_iot_auth_cache_forget_locked(zone, node);
+        }
+
+        node->good = 0;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+/*
+ * extends a verdict whose stored hash is unchanged; otherwise the
+ * verdict is dropped and the token must be verified again
+ */
+
+static ngx_int_t
+ngx_iot_auth_cache_recheck_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, ngx_iot_auth_cred_t *cred, uint64_t store)
+{
+    node->refreshing = 0;
+
+    if (cred
+        && CRYPTO_memcmp(node->fprint, cred->fprint, NGX_IOT_AUTH_FPRINT_LEN)
+           == 0)
+    {
+        node->expire = ngx_current_msec + zone->ttl;
+        node->store = store;
+        node->perms = cred->perms;
+
+        return NGX_OK;
+    }
+
+    ngx_iot_auth_cache_forget_locked(zone, node);
+
+    return NGX_DECLINED;
+}
+
+
+static void
+ngx_iot_auth_cache_unknown_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, uint64_t store)
+{
+    if (node->verified) {
+        ngx_iot_auth_cache_forget_locked(zone, node);
+    }
+
+    node->good = 0;
+    node->unknown = 1;
+    node->expire = ngx_current_msec + zone->negative_ttl;
+    node->store = store;
 }
 
 
@@ -341,6 +418,7 @@ ngx_iot_auth_cache_verdict(ngx_iot_auth_zone_t *zone,
         node->expire = now + zone->ttl;
         node->unknown = 0;
         node->good = 1;
+        node->refreshing = 0;
         node->failures = 0;
 
         if (!node->verified) {
@@ -385,14 +463,7 @@ ngx_iot_auth_cache_unknown(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ctx_t *ctx)
         return 0;
     }
 
-    if (node->verified) {
-        ngx_iot_auth_cache_forget_locked(zone, node);
-    }
-
-    node->good = 0;
-    node->unknown = 1;
-    node->expire = ngx_current_msec + zone->negative_ttl;
-    node->store = ctx->store;
+    ngx_iot_auth_cache_unknown_locked(zone, node, ctx->store);
 
     workers = ngx_iot_auth_flight_finish_locked(zone, node, ctx);
 
@@ -412,9 +483,7 @@ ngx_iot_auth_cache_abandon(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ctx_t *ctx)
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    node = ngx_iot_auth_cache_find_locked(zone, &ctx->device,
-                                          ngx_crc32_short(ctx->device.data,
-                                                          ctx->device.len));
+    node = ngx_iot_auth_cache_find_locked(zone, &ctx->device);
     workers = node ? ngx_iot_auth_flight_finish_locked(zone, node, ctx) : 0;
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -441,15 +510,12 @@ static ngx_iot_auth_node_t *
 ngx_iot_auth_cache_get_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_ctx_t *ctx)
 {
-    uint32_t              hash;
     ngx_iot_auth_node_t  *node;
 
-    hash = ngx_crc32_short(ctx->device.data, ctx->device.len);
-
-    node = ngx_iot_auth_cache_find_locked(zone, &ctx->device, hash);
+    node = ngx_iot_auth_cache_find_locked(zone, &ctx->device);
 
     if (node == NULL) {
-        node = ngx_iot_auth_cache_create_locked(zone, &ctx->device, hash);
+        node = ngx_iot_auth_cache_create_locked(zone, &ctx->device);
         if (node == NULL) {
             return NULL;
         }
@@ -462,12 +528,14 @@ ngx_iot_auth_cache_get_locked(ngx_iot_auth_zone_t *zone,
 
 
 static ngx_iot_auth_node_t *
-ngx_iot_auth_cache_find_locked(ngx_iot_auth_zone_t *zone, ngx_str_t *id,
-    uint32_t hash)
+ngx_iot_auth_cache_find_locked(ngx_iot_auth_zone_t *zone, ngx_str_t *id)
 {
+    uint32_t              hash;
     ngx_int_t             rc;
     ngx_rbtree_node_t    *node, *sentinel;
     ngx_iot_auth_node_t  *ian;
+
+    hash = ngx_crc32_short(id->data, id->len);
 
     node = zone->sh->rbtree.root;
     sentinel = zone->sh->rbtree.sentinel;
@@ -502,8 +570,7 @@ ngx_iot_auth_cache_find_locked(ngx_iot_auth_zone_t *zone, ngx_str_t *id,
 
 
 static ngx_iot_auth_node_t *
-ngx_iot_auth_cache_create_locked(ngx_iot_auth_zone_t *zone, ngx_str_t *id,
-    uint32_t hash)
+ngx_iot_auth_cache_create_locked(ngx_iot_auth_zone_t *zone, ngx_str_t *id)
 {
     size_t                size;
     ngx_iot_auth_node_t  *node;
@@ -517,7 +584,7 @@ ngx_iot_auth_cache_create_locked(ngx_iot_auth_zone_t *zone, ngx_str_t *id,
 
     ngx_memzero(node, size);
 
-    node->node.key = hash;
+    node->node.key = ngx_crc32_short(id->data, id->len);
     node->len = id->len;
     ngx_memcpy(node->id, id->data, id->len);
 
@@ -541,19 +608,18 @@ ngx_iot_auth_cache_alloc_locked(ngx_iot_auth_zone_t *zone, size_t size,
     void       *p;
     ngx_uint_t  i;
 
-    for (i = 0; i < NGX_IOT_AUTH_EVICT_TRIES; i++) {
+    p = ngx_slab_alloc_locked(zone->shpool, size);
 
-        p = ngx_slab_alloc_locked(zone->shpool, size);
-        if (p) {
-            return p;
-        }
+    for (i = 0; p == NULL && i < NGX_IOT_AUTH_EVICT_TRIES; i++) {
 
         if (ngx_iot_auth_cache_evict_locked(zone, keep) != NGX_OK) {
             break;
         }
+
+        p = ngx_slab_alloc_locked(zone->shpool, size);
     }
 
-    return NULL;
+    return p;
 }
 
 
@@ -689,16 +755,26 @@ ngx_iot_auth_cache_decide_locked(ngx_iot_auth_zone_t *zone,
 
         left = (ngx_msec_int_t) (node->expire - ngx_current_msec);
 
+        ctx->expire = node->expire;
+
         if (node->store == ctx->store
-            && left > (ngx_msec_int_t) (zone->ttl * (100 - zone->refresh)
-                                        / 100))
+            && (left > (ngx_msec_int_t) (zone->ttl * (100 - zone->refresh)
+                                         / 100)
+                || (left > 0 && node->refreshing)))
         {
             ctx->result = ctx->waited ? NGX_IOT_AUTH_WAIT : NGX_IOT_AUTH_HIT;
             return NGX_IOT_AUTH_ALLOW;
         }
 
-        ctx->result = (left > 0) ? NGX_IOT_AUTH_REFRESH
-                                 : NGX_IOT_AUTH_REVALIDATED;
+        if (left > 0) {
+            /* one re-check per verdict; the others are served meanwhile */
+            node->refreshing = 1;
+            ctx->result = NGX_IOT_AUTH_REFRESH;
+
+        } else {
+            ctx->result = NGX_IOT_AUTH_REVALIDATED;
+        }
+
         return NGX_IOT_AUTH_CHECK_STORE;
     }
 

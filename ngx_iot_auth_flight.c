@@ -67,9 +67,6 @@ static ngx_msec_t ngx_iot_auth_flight_wait_timeout(ngx_iot_auth_ctx_t *ctx);
 static void ngx_iot_auth_flight_bcrypt_thread(void *data, ngx_log_t *log);
 static void ngx_iot_auth_flight_bcrypt_done(ngx_event_t *ev);
 static void ngx_iot_auth_flight_wake_handler(ngx_event_t *ev);
-static void ngx_iot_auth_flight_pin(ngx_http_request_t *r,
-    ngx_iot_auth_ctx_t *ctx);
-static void ngx_iot_auth_flight_resume(ngx_iot_auth_ctx_t *ctx);
 static void ngx_iot_auth_flight_post_waiters(void);
 static void ngx_iot_auth_flight_arm_safety_net(void);
 static void ngx_iot_auth_flight_safety_net(ngx_event_t *ev);
@@ -494,7 +491,12 @@ ngx_iot_auth_flight_wake_handler(ngx_event_t *ev)
 }
 
 
-static void
+/*
+ * a request waiting for a verification, a bcrypt or the credential
+ * store is kept alive by r->main->blocked until it is resumed
+ */
+
+void
 ngx_iot_auth_flight_pin(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx)
 {
     if (!ctx->pinned) {
@@ -504,7 +506,7 @@ ngx_iot_auth_flight_pin(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx)
 }
 
 
-static void
+void
 ngx_iot_auth_flight_resume(ngx_iot_auth_ctx_t *ctx)
 {
     ngx_connection_t    *c;
@@ -692,7 +694,11 @@ ngx_iot_auth_flight_init_process(ngx_cycle_t *cycle)
 
     ngx_queue_init(&ngx_iot_auth_waiters);
 
-    if (ngx_iot_auth_bells == NULL || ngx_worker >= ngx_iot_auth_bells->n) {
+    /* cache managers and loaders have an ngx_worker too, but no requests */
+
+    if (ngx_iot_auth_bells == NULL || ngx_process != NGX_PROCESS_WORKER
+        || ngx_worker >= ngx_iot_auth_bells->n)
+    {
         return NGX_OK;
     }
 

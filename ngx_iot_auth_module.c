@@ -7,45 +7,50 @@
 #include "ngx_iot_auth_module.h"
 
 
-#define NGX_IOT_AUTH_STATUS_PROMETHEUS  1
-#define NGX_IOT_AUTH_STATUS_JSON        2
-
+/* a detached re-check of the store; the device id follows it */
 
 typedef struct {
-    ngx_str_t                    name;
-    ngx_str_t                    metric;
-    ngx_uint_t                   level;
-    char                        *reason;
-} ngx_iot_auth_result_info_t;
-
-
-typedef struct {
-    ngx_str_t                   *name;
-    ngx_iot_auth_stats_t        *stats;
-    ngx_iot_auth_gauges_t        gauges;
-} ngx_iot_auth_snapshot_t;
+    ngx_iot_auth_zone_t         *zone;
+    uint64_t                     store;
+    ngx_str_t                    device;
+    u_char                       digest[NGX_IOT_AUTH_DIGEST_LEN];
+} ngx_iot_auth_refresh_t;
 
 
 static ngx_int_t ngx_iot_auth_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_iot_auth_verdict(ngx_http_request_t *r,
+    ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_loc_conf_t *iacf);
+static ngx_int_t ngx_iot_auth_perms(ngx_iot_auth_ctx_t *ctx,
+    ngx_iot_auth_loc_conf_t *iacf);
 static ngx_iot_auth_ctx_t *ngx_iot_auth_get_ctx(ngx_http_request_t *r);
 static ngx_iot_auth_ctx_t *ngx_iot_auth_create_ctx(ngx_http_request_t *r);
 static void ngx_iot_auth_cleanup(void *data);
 static ngx_int_t ngx_iot_auth_read_credentials(ngx_http_request_t *r,
     ngx_iot_auth_loc_conf_t *iacf, ngx_iot_auth_ctx_t *ctx);
 static ngx_uint_t ngx_iot_auth_visible(ngx_str_t *s, size_t max);
-static ngx_int_t ngx_iot_auth_verify(ngx_http_request_t *r,
+static ngx_int_t ngx_iot_auth_act(ngx_http_request_t *r,
+    ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_action_e action);
+static ngx_int_t ngx_iot_auth_fetch(ngx_http_request_t *r,
     ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_loc_conf_t *iacf);
+static ngx_int_t ngx_iot_auth_redis_key(ngx_pool_t *pool, ngx_str_t *prefix,
+    ngx_str_t *device, ngx_str_t *key);
+static void ngx_iot_auth_keep_record(ngx_iot_auth_ctx_t *ctx, ngx_int_t rc,
+    ngx_iot_auth_record_t *rec);
+static void ngx_iot_auth_redis_done(void *data, ngx_int_t rc,
+    ngx_iot_auth_record_t *rec);
+static void ngx_iot_auth_redis_resume(ngx_event_t *ev);
+static ngx_int_t ngx_iot_auth_fetched(ngx_http_request_t *r,
+    ngx_iot_auth_ctx_t *ctx);
+static ngx_int_t ngx_iot_auth_backend_error(ngx_http_request_t *r,
+    ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_zone_t *zone);
+static void ngx_iot_auth_refresh(ngx_http_request_t *r,
+    ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_loc_conf_t *iacf);
+static void ngx_iot_auth_refreshed(void *data, ngx_int_t rc,
+    ngx_iot_auth_record_t *rec);
 static ngx_int_t ngx_iot_auth_credential(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_record_t *rec,
-    ngx_iot_auth_cred_t *cred);
+    ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_cred_t *cred);
 static ngx_int_t ngx_iot_auth_retry_after(ngx_http_request_t *r);
 
-static ngx_int_t ngx_iot_auth_status_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_iot_auth_snapshot(ngx_http_request_t *r,
-    ngx_array_t *snaps);
-static u_char *ngx_iot_auth_status_prometheus(u_char *p,
-    ngx_array_t *snaps);
-static u_char *ngx_iot_auth_status_json(u_char *p, ngx_array_t *snaps);
 
 static ngx_int_t ngx_iot_auth_device_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -80,7 +85,8 @@ static char *ngx_iot_auth_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static ngx_int_t ngx_iot_auth_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_iot_auth_init_process(ngx_cycle_t *cycle);
-static ngx_uint_t ngx_iot_auth_enabled(ngx_cycle_t *cycle);
+static void ngx_iot_auth_exit_process(ngx_cycle_t *cycle);
+static ngx_iot_auth_main_conf_t *ngx_iot_auth_enabled(ngx_cycle_t *cycle);
 
 
 static ngx_conf_num_bounds_t  ngx_iot_auth_max_pending_bounds = {
@@ -123,6 +129,27 @@ static ngx_command_t  ngx_iot_auth_commands[] = {
       ngx_iot_auth_credentials,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("iot_auth_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_iot_auth_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iot_auth_redis_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_iot_auth_loc_conf_t, redis_key),
+      NULL },
+
+    { ngx_string("iot_auth_stale_if_error"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_iot_auth_loc_conf_t, stale_if_error),
       NULL },
 
     { ngx_string("iot_auth_thread_pool"),
@@ -203,7 +230,7 @@ ngx_module_t  ngx_iot_auth_module = {
     ngx_iot_auth_init_process,             /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_iot_auth_exit_process,             /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -224,7 +251,7 @@ static ngx_http_variable_t  ngx_iot_auth_vars[] = {
 };
 
 
-static ngx_iot_auth_result_info_t  ngx_iot_auth_results[] = {
+ngx_iot_auth_result_info_t  ngx_iot_auth_results[] = {
     { ngx_string("HIT"), ngx_string("hit"), 0, NULL },
     { ngx_string("REVALIDATED"), ngx_string("revalidated"), 0, NULL },
     { ngx_string("MISS"), ngx_string("miss"), 0, NULL },
@@ -262,7 +289,7 @@ ngx_iot_auth_handler(ngx_http_request_t *r)
     ctx = ngx_iot_auth_get_ctx(r);
 
     if (ctx) {
-        return ctx->done ? ctx->rc : NGX_AGAIN;
+        return ctx->done ? ngx_iot_auth_verdict(r, ctx, iacf) : NGX_AGAIN;
     }
 
     ctx = ngx_iot_auth_create_ctx(r);
@@ -277,6 +304,50 @@ ngx_iot_auth_handler(ngx_http_request_t *r)
     }
 
     return ngx_iot_auth_check(r, ctx);
+}
+
+
+/*
+ * the verdict on the device holds for every location the request goes
+ * through, and is counted once; the perms it needs are those of the
+ * current location
+ */
+
+static ngx_int_t
+ngx_iot_auth_verdict(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
+    ngx_iot_auth_loc_conf_t *iacf)
+{
+    ngx_int_t  rc;
+
+    if (ctx->rc != NGX_OK) {
+        return ctx->rc;
+    }
+
+    rc = ngx_iot_auth_perms(ctx, iacf);
+
+    if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "iot_auth: device \"%V\" rejected: %s", &ctx->device,
+                      ngx_iot_auth_results[NGX_IOT_AUTH_FORBIDDEN].reason);
+    }
+
+    return rc;
+}
+
+
+/* an allowed device lacking this location's perms is FORBIDDEN here */
+
+static ngx_int_t
+ngx_iot_auth_perms(ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_loc_conf_t *iacf)
+{
+    if ((ctx->perms & iacf->require_perms) != iacf->require_perms) {
+        ctx->result = NGX_IOT_AUTH_FORBIDDEN;
+        return NGX_HTTP_FORBIDDEN;
+    }
+
+    ctx->result = ctx->verdict;
+
+    return NGX_OK;
 }
 
 
@@ -390,7 +461,7 @@ ngx_iot_auth_read_credentials(ngx_http_request_t *r,
                                    NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
 
-    ctx->store = iacf->file->id;
+    ctx->store = iacf->redis ? 0 : iacf->file->id;
     ctx->lockout = &iacf->lockout;
 
     return NGX_OK;
@@ -421,9 +492,7 @@ ngx_iot_auth_visible(ngx_str_t *s, size_t max)
 ngx_int_t
 ngx_iot_auth_check(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx)
 {
-    ngx_iot_auth_cred_t       cred;
     ngx_iot_auth_zone_t      *zone;
-    ngx_iot_auth_record_t    *rec;
     ngx_iot_auth_action_e     action;
     ngx_iot_auth_loc_conf_t  *iacf;
 
@@ -435,17 +504,26 @@ ngx_iot_auth_check(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx)
 
     action = ngx_iot_auth_cache_lookup(zone, ctx);
 
-    if (action == NGX_IOT_AUTH_CHECK_STORE) {
-        rec = ngx_iot_auth_file_find(iacf->file, &ctx->device);
-
-        if (rec && ngx_iot_auth_credential(zone, ctx, rec, &cred) != NGX_OK) {
-            return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_ERROR,
-                                       NGX_HTTP_INTERNAL_SERVER_ERROR);
-        }
-
-        action = ngx_iot_auth_cache_revalidate(zone, ctx, rec ? &cred : NULL);
+    if (action == NGX_IOT_AUTH_CHECK_STORE
+        && ctx->result == NGX_IOT_AUTH_REFRESH && iacf->redis)
+    {
+        ngx_iot_auth_refresh(r, ctx, iacf);
+        action = NGX_IOT_AUTH_ALLOW;
     }
 
+    if (action == NGX_IOT_AUTH_CHECK_STORE || action == NGX_IOT_AUTH_OWN) {
+        ctx->action = action;
+        return ngx_iot_auth_fetch(r, ctx, iacf);
+    }
+
+    return ngx_iot_auth_act(r, ctx, action);
+}
+
+
+static ngx_int_t
+ngx_iot_auth_act(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
+    ngx_iot_auth_action_e action)
+{
     switch (action) {
 
     case NGX_IOT_AUTH_ALLOW:
@@ -460,56 +538,304 @@ ngx_iot_auth_check(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx)
     case NGX_IOT_AUTH_JOIN:
         return ngx_iot_auth_flight_wait(r, ctx);
 
-    case NGX_IOT_AUTH_THROTTLE:
+    default: /* NGX_IOT_AUTH_THROTTLE */
         return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_BUSY,
                                    NGX_HTTP_SERVICE_UNAVAILABLE);
-
-    default: /* NGX_IOT_AUTH_OWN */
-        return ngx_iot_auth_verify(r, ctx, iacf);
     }
 }
 
 
-/* this request owns the flight: read the store and run bcrypt */
+/* reads the device's stored credential: at once from a file, or Redis */
 
 static ngx_int_t
-ngx_iot_auth_verify(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
+ngx_iot_auth_fetch(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
     ngx_iot_auth_loc_conf_t *iacf)
 {
-    ngx_iot_auth_cred_t     cred;
-    ngx_iot_auth_zone_t    *zone;
+    ngx_str_t               key;
     ngx_iot_auth_record_t  *rec;
 
+    if (!iacf->redis) {
+        rec = ngx_iot_auth_file_find(iacf->file, &ctx->device);
+        ngx_iot_auth_keep_record(ctx, rec ? NGX_OK : NGX_DECLINED, rec);
+
+        return ngx_iot_auth_fetched(r, ctx);
+    }
+
+    if (ngx_iot_auth_redis_key(r->pool, &iacf->redis_key, &ctx->device,
+                               &key)
+        != NGX_OK)
+    {
+        return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_ERROR,
+                                   NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+
+    if (ngx_iot_auth_redis_fetch(&key, r->connection->log,
+                                 ngx_iot_auth_redis_done, ctx)
+        != NGX_OK)
+    {
+        ngx_iot_auth_keep_record(ctx, NGX_ERROR, NULL);
+        return ngx_iot_auth_fetched(r, ctx);
+    }
+
+    ngx_iot_auth_flight_pin(r, ctx);
+
+    return NGX_AGAIN;
+}
+
+
+static ngx_int_t
+ngx_iot_auth_redis_key(ngx_pool_t *pool, ngx_str_t *prefix,
+    ngx_str_t *device, ngx_str_t *key)
+{
+    key->len = prefix->len + device->len;
+
+    key->data = ngx_pnalloc(pool, key->len);
+    if (key->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(ngx_cpymem(key->data, prefix->data, prefix->len),
+               device->data, device->len);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_iot_auth_keep_record(ngx_iot_auth_ctx_t *ctx, ngx_int_t rc,
+    ngx_iot_auth_record_t *rec)
+{
+    ctx->fetched = rc;
+
+    if (rc == NGX_OK) {
+        ngx_memcpy(ctx->stored_hash, rec->hash, NGX_IOT_AUTH_HASH_LEN);
+        ctx->stored_perms = rec->perms;
+    }
+}
+
+
+/* the request is resumed from a posted event, outside hiredis' callback */
+
+static void
+ngx_iot_auth_redis_done(void *data, ngx_int_t rc, ngx_iot_auth_record_t *rec)
+{
+    ngx_iot_auth_ctx_t  *ctx = data;
+
+    ngx_iot_auth_keep_record(ctx, rc, rec);
+
+    ctx->wake.handler = ngx_iot_auth_redis_resume;
+    ctx->wake.data = ctx;
+    ctx->wake.log = ctx->request->connection->log;
+
+    ngx_post_event(&ctx->wake, &ngx_posted_events);
+}
+
+
+static void
+ngx_iot_auth_redis_resume(ngx_event_t *ev)
+{
+    ngx_iot_auth_ctx_t  *ctx = ev->data;
+
+    ngx_http_request_t  *r;
+
+    r = ctx->request;
+
+    ngx_http_set_log_request(r->connection->log, r);
+
+    if (ngx_iot_auth_fetched(r, ctx) != NGX_AGAIN) {
+        ngx_iot_auth_flight_resume(ctx);
+    }
+}
+
+
+/* goes on with the stored credential kept in ctx by the fetch */
+
+static ngx_int_t
+ngx_iot_auth_fetched(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx)
+{
+    ngx_iot_auth_cred_t       cred;
+    ngx_iot_auth_zone_t      *zone;
+    ngx_iot_auth_action_e     action;
+    ngx_iot_auth_loc_conf_t  *iacf;
+
+    iacf = ngx_http_get_module_loc_conf(r, ngx_iot_auth_module);
     zone = iacf->shm_zone->data;
 
-    rec = ngx_iot_auth_file_find(iacf->file, &ctx->device);
+    if (ctx->fetched == NGX_ERROR) {
+        return ngx_iot_auth_backend_error(r, ctx, zone);
+    }
 
-    if (rec == NULL) {
+    if (ctx->fetched == NGX_OK
+        && ngx_iot_auth_credential(zone, ctx, &cred) != NGX_OK)
+    {
+        if (ctx->action == NGX_IOT_AUTH_OWN) {
+            ngx_iot_auth_flight_wake(ngx_iot_auth_cache_abandon(zone, ctx));
+        }
+
+        return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_ERROR,
+                                   NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+
+    action = ctx->action;
+
+    if (action == NGX_IOT_AUTH_CHECK_STORE) {
+        action = ngx_iot_auth_cache_revalidate(zone, ctx,
+                                               ctx->fetched == NGX_OK
+                                               ? &cred : NULL);
+    }
+
+    if (action != NGX_IOT_AUTH_OWN) {
+        return ngx_iot_auth_act(r, ctx, action);
+    }
+
+    if (ctx->fetched == NGX_DECLINED) {
         ngx_iot_auth_flight_wake(ngx_iot_auth_cache_unknown(zone, ctx));
 
         return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_UNKNOWN,
                                    NGX_HTTP_UNAUTHORIZED);
     }
 
-    if (ngx_iot_auth_credential(zone, ctx, rec, &cred) != NGX_OK) {
-        ngx_iot_auth_flight_wake(ngx_iot_auth_cache_abandon(zone, ctx));
+    return ngx_iot_auth_flight_bcrypt(r, ctx, ctx->stored_hash, &cred);
+}
 
-        return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_ERROR,
-                                   NGX_HTTP_INTERNAL_SERVER_ERROR);
+
+/*
+ * the store could not answer: a verdict for this very token is kept
+ * for iot_auth_stale_if_error past its expiry, anything else waits
+ */
+
+static ngx_int_t
+ngx_iot_auth_backend_error(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
+    ngx_iot_auth_zone_t *zone)
+{
+    ngx_iot_auth_loc_conf_t  *iacf;
+
+    iacf = ngx_http_get_module_loc_conf(r, ngx_iot_auth_module);
+
+    (void) ngx_atomic_fetch_add(&zone->sh->stats.redis_errors, 1);
+
+    if (ctx->action == NGX_IOT_AUTH_OWN) {
+        ngx_iot_auth_flight_wake(ngx_iot_auth_cache_abandon(zone, ctx));
     }
 
-    return ngx_iot_auth_flight_bcrypt(r, ctx, rec->hash, &cred);
+    if (ctx->action == NGX_IOT_AUTH_CHECK_STORE
+        && (ngx_msec_int_t) (ctx->expire + iacf->stale_if_error
+                             - ngx_current_msec)
+           > 0)
+    {
+        return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_STALE, NGX_OK);
+    }
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "iot_auth: device \"%V\" not checked: "
+                  "credential store unavailable", &ctx->device);
+
+    return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_ERROR,
+                               NGX_HTTP_SERVICE_UNAVAILABLE);
+}
+
+
+/* re-reads the store for a verdict past its refresh point, detached */
+
+static void
+ngx_iot_auth_refresh(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
+    ngx_iot_auth_loc_conf_t *iacf)
+{
+    ngx_str_t                key;
+    ngx_iot_auth_refresh_t  *rf;
+
+    rf = ngx_alloc(sizeof(ngx_iot_auth_refresh_t) + ctx->device.len,
+                   r->connection->log);
+    if (rf == NULL) {
+        return;
+    }
+
+    rf->zone = iacf->shm_zone->data;
+    rf->store = ctx->store;
+    rf->device.len = ctx->device.len;
+    rf->device.data = (u_char *) (rf + 1);
+    ngx_memcpy(rf->device.data, ctx->device.data, ctx->device.len);
+    ngx_memcpy(rf->digest, ctx->digest, NGX_IOT_AUTH_DIGEST_LEN);
+
+    if (ngx_iot_auth_redis_key(r->pool, &iacf->redis_key, &ctx->device,
+                               &key)
+        != NGX_OK)
+    {
+        ngx_free(rf);
+        return;
+    }
+
+    if (ngx_iot_auth_redis_fetch(&key, ngx_cycle->log,
+                                 ngx_iot_auth_refreshed, rf)
+        != NGX_OK)
+    {
+        (void) ngx_atomic_fetch_add(&rf->zone->sh->stats.redis_errors, 1);
+        ngx_free(rf);
+    }
+}
+
+
+static void
+ngx_iot_auth_refreshed(void *data, ngx_int_t rc, ngx_iot_auth_record_t *rec)
+{
+    ngx_iot_auth_refresh_t  *rf = data;
+
+    ngx_iot_auth_cred_t  cred;
+
+    if (rc == NGX_ERROR) {
+        (void) ngx_atomic_fetch_add(&rf->zone->sh->stats.redis_errors, 1);
+
+    } else if (rc == NGX_DECLINED) {
+        ngx_iot_auth_cache_refresh(rf->zone, &rf->device, rf->digest, NULL,
+                                   rf->store);
+
+    } else if (ngx_iot_auth_cache_fingerprint(rf->zone, rec->hash,
+                                              cred.fprint)
+               == NGX_OK)
+    {
+        cred.perms = rec->perms;
+        cred.store = rf->store;
+
+        ngx_iot_auth_cache_refresh(rf->zone, &rf->device, rf->digest, &cred,
+                                   rf->store);
+    }
+
+    ngx_free(rf);
 }
 
 
 static ngx_int_t
 ngx_iot_auth_credential(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ctx_t *ctx,
-    ngx_iot_auth_record_t *rec, ngx_iot_auth_cred_t *cred)
+    ngx_iot_auth_cred_t *cred)
 {
-    cred->perms = rec->perms;
+    cred->perms = ctx->stored_perms;
     cred->store = ctx->store;
 
-    return ngx_iot_auth_cache_fingerprint(zone, rec->hash, cred->fprint);
+    return ngx_iot_auth_cache_fingerprint(zone, ctx->stored_hash,
+                                          cred->fprint);
+}
+
+
+/* called by the Redis code for each device id published on revoke_channel */
+
+void
+ngx_iot_auth_revoke(ngx_str_t *device)
+{
+    ngx_uint_t                 i;
+    ngx_shm_zone_t           **zones;
+    ngx_iot_auth_main_conf_t  *iamcf;
+
+    iamcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                                ngx_iot_auth_module);
+
+    zones = iamcf->zones.elts;
+
+    for (i = 0; i < iamcf->zones.nelts; i++) {
+        ngx_iot_auth_cache_revoke(zones[i]->data, device);
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "iot_auth: device \"%V\" revoked", device);
 }
 
 
@@ -525,16 +851,17 @@ ngx_iot_auth_finish(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
 
     iacf = ngx_http_get_module_loc_conf(r, ngx_iot_auth_module);
 
-    if (rc == NGX_OK
-        && (ctx->perms & iacf->require_perms) != iacf->require_perms)
-    {
-        result = NGX_IOT_AUTH_FORBIDDEN;
-        rc = NGX_HTTP_FORBIDDEN;
-    }
-
-    ctx->result = result;
+    ctx->verdict = result;
     ctx->rc = rc;
     ctx->done = 1;
+
+    if (rc == NGX_OK) {
+        rc = ngx_iot_auth_perms(ctx, iacf);
+        result = ctx->result;
+
+    } else {
+        ctx->result = result;
+    }
 
     zone = iacf->shm_zone->data;
     (void) ngx_atomic_fetch_add(&zone->sh->stats.requests[result], 1);
@@ -579,244 +906,6 @@ ngx_iot_auth_retry_after(ngx_http_request_t *r)
 
 
 static ngx_int_t
-ngx_iot_auth_status_handler(ngx_http_request_t *r)
-{
-    size_t                    size;
-    ngx_int_t                 rc;
-    ngx_buf_t                *b;
-    ngx_uint_t                i;
-    ngx_chain_t               out;
-    ngx_array_t               snaps;
-    ngx_iot_auth_snapshot_t  *snap;
-    ngx_iot_auth_loc_conf_t  *iacf;
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (ngx_iot_auth_snapshot(r, &snaps) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    size = sizeof("{}") + 2048;
-    snap = snaps.elts;
-
-    for (i = 0; i < snaps.nelts; i++) {
-        size += (NGX_IOT_AUTH_NRESULTS + 8)
-                * (128 + snap[i].name->len + NGX_ATOMIC_T_LEN);
-    }
-
-    b = ngx_create_temp_buf(r->pool, size);
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    iacf = ngx_http_get_module_loc_conf(r, ngx_iot_auth_module);
-
-    if (iacf->status == NGX_IOT_AUTH_STATUS_JSON) {
-        ngx_str_set(&r->headers_out.content_type, "application/json");
-        b->last = ngx_iot_auth_status_json(b->last, &snaps);
-
-    } else {
-        ngx_str_set(&r->headers_out.content_type,
-                    "text/plain; version=0.0.4");
-        b->last = ngx_iot_auth_status_prometheus(b->last, &snaps);
-    }
-
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = b->last - b->pos;
-
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
-static ngx_int_t
-ngx_iot_auth_snapshot(ngx_http_request_t *r, ngx_array_t *snaps)
-{
-    ngx_uint_t                 i;
-    ngx_shm_zone_t           **zones;
-    ngx_iot_auth_zone_t       *zone;
-    ngx_iot_auth_snapshot_t   *snap;
-    ngx_iot_auth_main_conf_t  *iamcf;
-
-    iamcf = ngx_http_get_module_main_conf(r, ngx_iot_auth_module);
-
-    if (ngx_array_init(snaps, r->pool, iamcf->zones.nelts + 1,
-                       sizeof(ngx_iot_auth_snapshot_t))
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    zones = iamcf->zones.elts;
-
-    for (i = 0; i < iamcf->zones.nelts; i++) {
-        zone = zones[i]->data;
-
-        snap = ngx_array_push(snaps);
-        if (snap == NULL) {
-            return NGX_ERROR;
-        }
-
-        snap->name = &zones[i]->shm.name;
-        snap->stats = &zone->sh->stats;
-
-        ngx_iot_auth_cache_stats(zone, &snap->gauges);
-    }
-
-    return NGX_OK;
-}
-
-
-static u_char *
-ngx_iot_auth_status_prometheus(u_char *p, ngx_array_t *snaps)
-{
-    ngx_uint_t                i, j;
-    ngx_iot_auth_stats_t     *st;
-    ngx_iot_auth_snapshot_t  *snap;
-
-    snap = snaps->elts;
-
-    p = ngx_sprintf(p, "# HELP iot_auth_requests_total "
-                       "Requests checked, by result.\n"
-                       "# TYPE iot_auth_requests_total counter\n");
-
-    for (i = 0; i < snaps->nelts; i++) {
-        for (j = 0; j < NGX_IOT_AUTH_NRESULTS; j++) {
-            p = ngx_sprintf(p, "iot_auth_requests_total{zone=\"%V\","
-                               "result=\"%V\"} %uA\n",
-                            snap[i].name, &ngx_iot_auth_results[j].metric,
-                            snap[i].stats->requests[j]);
-        }
-    }
-
-    p = ngx_sprintf(p, "# HELP iot_auth_bcrypt_total "
-                       "bcrypt verifications run, by outcome.\n"
-                       "# TYPE iot_auth_bcrypt_total counter\n");
-
-    for (i = 0; i < snaps->nelts; i++) {
-        st = snap[i].stats;
-        p = ngx_sprintf(p, "iot_auth_bcrypt_total{zone=\"%V\","
-                           "outcome=\"match\"} %uA\n"
-                           "iot_auth_bcrypt_total{zone=\"%V\","
-                           "outcome=\"mismatch\"} %uA\n",
-                        snap[i].name, st->bcrypt_match,
-                        snap[i].name, st->bcrypt_mismatch);
-    }
-
-    p = ngx_sprintf(p, "# HELP iot_auth_bcrypt_seconds_total "
-                       "Time spent in bcrypt.\n"
-                       "# TYPE iot_auth_bcrypt_seconds_total counter\n");
-
-    for (i = 0; i < snaps->nelts; i++) {
-        st = snap[i].stats;
-        p = ngx_sprintf(p, "iot_auth_bcrypt_seconds_total{zone=\"%V\"} "
-                           "%uA.%06uA\n",
-                        snap[i].name, st->bcrypt_usec / 1000000,
-                        st->bcrypt_usec % 1000000);
-    }
-
-    p = ngx_sprintf(p, "# HELP iot_auth_cache_entries "
-                       "Devices held in the zone.\n"
-                       "# TYPE iot_auth_cache_entries gauge\n");
-
-    for (i = 0; i < snaps->nelts; i++) {
-        p = ngx_sprintf(p, "iot_auth_cache_entries{zone=\"%V\"} %ui\n",
-                        snap[i].name, snap[i].gauges.entries);
-    }
-
-    p = ngx_sprintf(p, "# HELP iot_auth_cache_evictions_total "
-                       "Devices evicted to make room.\n"
-                       "# TYPE iot_auth_cache_evictions_total counter\n");
-
-    for (i = 0; i < snaps->nelts; i++) {
-        p = ngx_sprintf(p, "iot_auth_cache_evictions_total{zone=\"%V\"} "
-                           "%uA\n",
-                        snap[i].name, snap[i].stats->evictions);
-    }
-
-    p = ngx_sprintf(p, "# HELP iot_auth_flights "
-                       "bcrypt verifications in progress.\n"
-                       "# TYPE iot_auth_flights gauge\n");
-
-    for (i = 0; i < snaps->nelts; i++) {
-        p = ngx_sprintf(p, "iot_auth_flights{zone=\"%V\"} %ui\n",
-                        snap[i].name, snap[i].gauges.flights);
-    }
-
-    p = ngx_sprintf(p, "# HELP iot_auth_waiters "
-                       "Requests waiting for a verification.\n"
-                       "# TYPE iot_auth_waiters gauge\n");
-
-    for (i = 0; i < snaps->nelts; i++) {
-        p = ngx_sprintf(p, "iot_auth_waiters{zone=\"%V\"} %ui\n",
-                        snap[i].name, snap[i].gauges.waiters);
-    }
-
-    return p;
-}
-
-
-static u_char *
-ngx_iot_auth_status_json(u_char *p, ngx_array_t *snaps)
-{
-    ngx_uint_t                i, j;
-    ngx_iot_auth_stats_t     *st;
-    ngx_iot_auth_snapshot_t  *snap;
-
-    snap = snaps->elts;
-
-    *p++ = '{';
-
-    for (i = 0; i < snaps->nelts; i++) {
-        st = snap[i].stats;
-
-        p = ngx_sprintf(p, "%s\"%V\":{\"requests\":{",
-                        i ? "," : "", snap[i].name);
-
-        for (j = 0; j < NGX_IOT_AUTH_NRESULTS; j++) {
-            p = ngx_sprintf(p, "%s\"%V\":%uA", j ? "," : "",
-                            &ngx_iot_auth_results[j].metric,
-                            st->requests[j]);
-        }
-
-        p = ngx_sprintf(p, "},\"bcrypt\":{\"match\":%uA,\"mismatch\":%uA,"
-                           "\"seconds\":%uA.%06uA},"
-                           "\"cache\":{\"entries\":%ui,\"evictions\":%uA},"
-                           "\"flights\":%ui,\"waiters\":%ui}",
-                        st->bcrypt_match, st->bcrypt_mismatch,
-                        st->bcrypt_usec / 1000000, st->bcrypt_usec % 1000000,
-                        snap[i].gauges.entries, st->evictions,
-                        snap[i].gauges.flights, snap[i].gauges.waiters);
-    }
-
-    *p++ = '}';
-    *p++ = LF;
-
-    return p;
-}
-
-
-static ngx_int_t
 ngx_iot_auth_device_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
@@ -848,9 +937,7 @@ ngx_iot_auth_perms_variable(ngx_http_request_t *r,
 
     ctx = ngx_iot_auth_get_ctx(r);
 
-    if (ctx == NULL || !ctx->done
-        || (ctx->rc != NGX_OK && ctx->result != NGX_IOT_AUTH_FORBIDDEN))
-    {
+    if (ctx == NULL || !ctx->done || ctx->rc != NGX_OK) {
         v->not_found = 1;
         return NGX_OK;
     }
@@ -1136,6 +1223,12 @@ ngx_iot_auth_credentials(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
+    if (ngx_strcmp(value[1].data, "redis") == 0) {
+        iacf->file = NULL;
+        iacf->redis = 1;
+        return NGX_CONF_OK;
+    }
+
     if (ngx_strncmp(value[1].data, "file=", 5) != 0 || value[1].len == 5) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\"", &value[1]);
@@ -1153,6 +1246,8 @@ ngx_iot_auth_credentials(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (iacf->file == NULL) {
         return NGX_CONF_ERROR;
     }
+
+    iacf->redis = 0;
 
     return NGX_CONF_OK;
 }
@@ -1542,6 +1637,7 @@ ngx_iot_auth_create_loc_conf(ngx_conf_t *cf)
      *
      *     conf->thread_pool = NULL;
      *     conf->thread_pool_name = { 0, NULL };
+     *     conf->redis_key = { 0, NULL };
      *     conf->status = 0;
      */
 
@@ -1552,6 +1648,8 @@ ngx_iot_auth_create_loc_conf(ngx_conf_t *cf)
     conf->wait_timeout = NGX_CONF_UNSET_MSEC;
     conf->max_pending = NGX_CONF_UNSET;
     conf->require_perms = NGX_CONF_UNSET_UINT;
+    conf->redis = NGX_CONF_UNSET;
+    conf->stale_if_error = NGX_CONF_UNSET_MSEC;
     conf->lockout.failures = NGX_CONF_UNSET_UINT;
 
     return conf;
@@ -1572,6 +1670,9 @@ ngx_iot_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->device, prev->device, iamcf->device);
     ngx_conf_merge_ptr_value(conf->token, prev->token, iamcf->token);
     ngx_conf_merge_ptr_value(conf->file, prev->file, NULL);
+    ngx_conf_merge_value(conf->redis, prev->redis, 0);
+    ngx_conf_merge_str_value(conf->redis_key, prev->redis_key, "iot:device:");
+    ngx_conf_merge_msec_value(conf->stale_if_error, prev->stale_if_error, 0);
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
                              "iot_auth");
     ngx_conf_merge_msec_value(conf->wait_timeout, prev->wait_timeout, 2000);
@@ -1590,9 +1691,16 @@ ngx_iot_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_OK;
     }
 
-    if (conf->file == NULL) {
+    if (conf->file == NULL && !conf->redis) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"iot_auth\" requires \"iot_auth_credentials\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->redis && iamcf->redis == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"iot_auth_credentials redis\" requires "
+                           "\"iot_auth_redis\"");
         return NGX_CONF_ERROR;
     }
 
@@ -1608,7 +1716,7 @@ ngx_iot_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_iot_auth_init_module(ngx_cycle_t *cycle)
 {
-    if (!ngx_iot_auth_enabled(cycle)) {
+    if (ngx_iot_auth_enabled(cycle) == NULL) {
         return NGX_OK;
     }
 
@@ -1619,20 +1727,49 @@ ngx_iot_auth_init_module(ngx_cycle_t *cycle)
 static ngx_int_t
 ngx_iot_auth_init_process(ngx_cycle_t *cycle)
 {
-    if (!ngx_iot_auth_enabled(cycle)) {
+    ngx_iot_auth_main_conf_t  *iamcf;
+
+    iamcf = ngx_iot_auth_enabled(cycle);
+
+    if (iamcf == NULL) {
         return NGX_OK;
     }
 
-    return ngx_iot_auth_flight_init_process(cycle);
+    if (ngx_iot_auth_flight_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (iamcf->redis) {
+        return ngx_iot_auth_redis_init_process(cycle);
+    }
+
+    return NGX_OK;
 }
 
 
-static ngx_uint_t
+static void
+ngx_iot_auth_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_iot_auth_main_conf_t  *iamcf;
+
+    iamcf = ngx_iot_auth_enabled(cycle);
+
+    if (iamcf && iamcf->redis) {
+        ngx_iot_auth_redis_exit_process(cycle);
+    }
+}
+
+
+static ngx_iot_auth_main_conf_t *
 ngx_iot_auth_enabled(ngx_cycle_t *cycle)
 {
     ngx_iot_auth_main_conf_t  *iamcf;
 
     iamcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_iot_auth_module);
 
-    return iamcf && iamcf->zones.nelts;
+    if (iamcf == NULL || iamcf->zones.nelts == 0) {
+        return NULL;
+    }
+
+    return iamcf;
 }

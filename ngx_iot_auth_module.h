@@ -23,6 +23,9 @@
 #define NGX_IOT_AUTH_HASH_LEN        60
 #define NGX_IOT_AUTH_NEGATIVES       4
 
+#define NGX_IOT_AUTH_STATUS_PROMETHEUS  1
+#define NGX_IOT_AUTH_STATUS_JSON        2
+
 
 typedef enum {
     NGX_IOT_AUTH_HIT = 0,
@@ -42,6 +45,14 @@ typedef enum {
 } ngx_iot_auth_result_e;
 
 
+typedef struct {
+    ngx_str_t                    name;
+    ngx_str_t                    metric;
+    ngx_uint_t                   level;
+    char                        *reason;
+} ngx_iot_auth_result_info_t;
+
+
 /* what a cache lookup tells the access handler to do next */
 typedef enum {
     NGX_IOT_AUTH_ALLOW = 0,
@@ -59,6 +70,7 @@ typedef struct {
     ngx_atomic_t                 bcrypt_mismatch;
     ngx_atomic_t                 bcrypt_usec;
     ngx_atomic_t                 evictions;
+    ngx_atomic_t                 redis_errors;
 } ngx_iot_auth_stats_t;
 
 
@@ -99,6 +111,7 @@ typedef struct {
     uint32_t                     failures;
     unsigned                     good:1;
     unsigned                     verified:1;
+    unsigned                     refreshing:1;
     unsigned                     unknown:1;
     unsigned                     next_negative:2;
     unsigned                     len:8;
@@ -163,11 +176,34 @@ typedef struct {
 } ngx_iot_auth_zone_ref_t;
 
 
+/* iot_auth_redis: one endpoint per http{} block */
+
+typedef struct {
+    ngx_url_t                    url;          /* host:port or unix:/path */
+    ngx_int_t                    db;
+    ngx_str_t                    password;
+    ngx_msec_t                   connect_timeout;
+    ngx_msec_t                   timeout;
+    ngx_str_t                    revoke_channel;
+} ngx_iot_auth_redis_conf_t;
+
+
+/*
+ * rc is NGX_OK with rec set (valid only during the call), NGX_DECLINED
+ * when there is no usable record (missing key, "disabled", a malformed
+ * record: each logged by the Redis code), or NGX_ERROR when Redis could
+ * not answer (down, timeout, error reply)
+ */
+typedef void (*ngx_iot_auth_redis_handler_pt)(void *data, ngx_int_t rc,
+    ngx_iot_auth_record_t *rec);
+
+
 typedef struct {
     ngx_array_t                  zones;        /* ngx_shm_zone_t * */
     ngx_array_t                  refs;         /* ngx_iot_auth_zone_ref_t */
     ngx_array_t                  files;        /* ngx_iot_auth_file_t * */
     ngx_str_t                    secret;
+    ngx_iot_auth_redis_conf_t   *redis;
     ngx_http_complex_value_t    *device;
     ngx_http_complex_value_t    *token;
 } ngx_iot_auth_main_conf_t;
@@ -182,6 +218,9 @@ typedef struct {
     ngx_str_t                    thread_pool_name;
     ngx_msec_t                   wait_timeout;
     ngx_int_t                    max_pending;
+    ngx_flag_t                   redis;
+    ngx_str_t                    redis_key;
+    ngx_msec_t                   stale_if_error;
     ngx_uint_t                   require_perms;
     ngx_iot_auth_lockout_t       lockout;
     ngx_uint_t                   status;
@@ -197,8 +236,14 @@ typedef struct {
     uint32_t                     perms;
     uint64_t                     store;
     ngx_int_t                    rc;
+    ngx_iot_auth_result_e        verdict;
     ngx_iot_auth_result_e        result;
     uint64_t                     flight;
+    ngx_msec_t                   expire;
+    ngx_iot_auth_action_e        action;
+    ngx_int_t                    fetched;
+    uint32_t                     stored_perms;
+    u_char                       stored_hash[NGX_IOT_AUTH_HASH_LEN];
     ngx_thread_task_t           *task;
     ngx_queue_t                  queue;
     ngx_event_t                  wake;
@@ -216,6 +261,7 @@ typedef struct {
 ngx_int_t ngx_iot_auth_check(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx);
 ngx_int_t ngx_iot_auth_finish(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
     ngx_iot_auth_result_e result, ngx_int_t rc);
+ngx_int_t ngx_iot_auth_status_handler(ngx_http_request_t *r);
 
 ngx_int_t ngx_iot_auth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 ngx_int_t ngx_iot_auth_cache_digest(ngx_iot_auth_zone_t *zone,
@@ -232,6 +278,9 @@ uint64_t ngx_iot_auth_cache_unknown(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_ctx_t *ctx);
 uint64_t ngx_iot_auth_cache_abandon(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_ctx_t *ctx);
+void ngx_iot_auth_cache_refresh(ngx_iot_auth_zone_t *zone, ngx_str_t *device,
+    u_char *digest, ngx_iot_auth_cred_t *cred, uint64_t store);
+void ngx_iot_auth_cache_revoke(ngx_iot_auth_zone_t *zone, ngx_str_t *device);
 void ngx_iot_auth_cache_stats(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_gauges_t *gauges);
 void *ngx_iot_auth_cache_alloc_locked(ngx_iot_auth_zone_t *zone, size_t size,
@@ -251,6 +300,8 @@ ngx_int_t ngx_iot_auth_flight_bcrypt(ngx_http_request_t *r,
 ngx_int_t ngx_iot_auth_flight_wait(ngx_http_request_t *r,
     ngx_iot_auth_ctx_t *ctx);
 void ngx_iot_auth_flight_wake(uint64_t workers);
+void ngx_iot_auth_flight_pin(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx);
+void ngx_iot_auth_flight_resume(ngx_iot_auth_ctx_t *ctx);
 ngx_uint_t ngx_iot_auth_flight_pending(void);
 ngx_int_t ngx_iot_auth_flight_init_module(ngx_cycle_t *cycle);
 ngx_int_t ngx_iot_auth_flight_init_process(ngx_cycle_t *cycle);
@@ -261,8 +312,17 @@ ngx_iot_auth_record_t *ngx_iot_auth_file_find(ngx_iot_auth_file_t *file,
 ngx_int_t ngx_iot_auth_parse_perms(u_char *p, size_t len, uint32_t *perms);
 ngx_int_t ngx_iot_auth_valid_hash(u_char *p, size_t len);
 
+char *ngx_iot_auth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_iot_auth_redis_init_process(ngx_cycle_t *cycle);
+void ngx_iot_auth_redis_exit_process(ngx_cycle_t *cycle);
+ngx_int_t ngx_iot_auth_redis_fetch(ngx_str_t *key, ngx_log_t *log,
+    ngx_iot_auth_redis_handler_pt handler, void *data);
 
-extern ngx_module_t  ngx_iot_auth_module;
+void ngx_iot_auth_revoke(ngx_str_t *device);
+
+
+extern ngx_module_t                 ngx_iot_auth_module;
+extern ngx_iot_auth_result_info_t   ngx_iot_auth_results[];
 
 
 #endif /* _NGX_IOT_AUTH_MODULE_H_INCLUDED_ */

@@ -1,8 +1,14 @@
 package IotAuthTest;
 
 # Helpers for the ngx_iot_auth suite that Test::Nginx::Socket has no
-# section for: many concurrent clients, and signals to nginx processes.
-# They work under the real Test::Nginx and under t/compat alike.
+# section for: many concurrent clients, signals to nginx processes, and
+# the preamble pieces the .t files share (block defaults, request
+# headers, a status page summary).  They work under the real Test::Nginx
+# and under t/compat alike.  Everything is exported on request only.
+#
+# The real Test::Nginx runs `--- init` in package Test::Nginx::Util and
+# `eval` sections in Test::Base's filter package: call these there by
+# their full names (IotAuthTest::herd) or as main::x after importing x.
 
 use strict;
 use warnings;
@@ -12,7 +18,9 @@ use IO::Select;
 use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 
-our @EXPORT_OK = qw(herd tally write_html worker_pids);
+our @EXPORT_OK = qw(herd tally write_html worker_pids
+                    block_defaults p_defaults p_config p_files p_req creds
+                    summary herds steps wait_lines);
 
 # Sends one request per entry of $reqs, each on its own connection, and
 # waits for every answer (bounded by $opts{timeout}, default 30 s).
@@ -156,6 +164,155 @@ sub worker_pids {
     }
 
     return sort { $a <=> $b } @pids;
+}
+
+# For add_block_preprocessor(sub { block_defaults(shift, %sections) }):
+# gives the block each section NAME => VALUE of %sections that it leaves
+# out.  main_config and http_config default to the pool and the zone
+# "iot" that most files use; pass them (undef for none) to change that.
+
+sub block_defaults {
+    my ($block, %sections) = @_;
+
+    %sections = (main_config => "thread_pool iot_auth threads=2;\n",
+                 http_config => "iot_auth_zone zone=iot:1m;\n",
+                 %sections);
+
+    for my $name (sort keys %sections) {
+        next if !defined $sections{$name} || defined $block->$name;
+        $block->set_value($name => $sections{$name});
+    }
+}
+
+# The config of the files that test the cache: the static file /p behind
+# iot_auth (credentials in html/creds, $iot_auth_result in X-Result) and
+# the status page at /status.  %opt: zone (default "iot"), more (lines
+# added to /p).
+
+sub p_config {
+    my (%opt) = @_;
+
+    my $zone = $opt{zone} // 'iot';
+    my $more = join '', map { "        $_\n" } split /\n/, $opt{more} // '';
+
+    return <<"_EOC_";
+    location = /p {
+        iot_auth zone=$zone;
+        iot_auth_credentials file=../html/creds;
+        add_header X-Result \$iot_auth_result always;
+$more    }
+
+    location = /status {
+        iot_auth_status;
+    }
+_EOC_
+}
+
+# user_files for p_config: the file /p ("ok") and html/creds made of the
+# given lines.
+
+sub p_files {
+    return ">>> p\nok\n>>> creds\n" . join '', map { "$_\n" } @_;
+}
+
+# block_defaults for the files built on p_config: that config, dev1
+# (token secret1) and dev2 (secret2) at cost 4 in html/creds, and the
+# summary of the status page as the response body; %sections changes any
+# of them.
+
+my @PDevices = (
+    'dev1:$2y$04$5YYkbXcUn2rZHBTWckUOS.a7locA.amKsRJNg.uuV40KxHnZCBUNq',
+    'dev2:$2y$04$sdkA/b9zA0xRv4jlUsRXs.QUmSNIUMnq9byAhTMCqVTzb0CMYc4C.',
+);
+
+sub p_defaults {
+    my ($block, %sections) = @_;
+
+    block_defaults($block,
+        config => p_config(),
+        user_files => p_files(@PDevices),
+        response_body_filters => \&summary,
+        %sections);
+}
+
+# A herd request for /p: p_req(DEVICE, TOKEN, more herd options).
+
+sub p_req {
+    my ($dev, $token, %opt) = @_;
+
+    return { uri => '/p', %opt,
+             headers => { 'X-Device-Id' => $dev,
+                          'X-Device-Token' => $token } };
+}
+
+# The request headers of a device and its token, for more_headers.
+
+sub creds {
+    return "X-Device-Id: $_[0]\nX-Device-Token: $_[1]\n";
+}
+
+# A response_body_filters sub: error pages become their title, the status
+# page its non-zero numbers ("hit 3", "match 1", "entries 2", ...).
+
+sub summary {
+    my ($body) = @_;
+
+    return "$1\n" if $body =~ m{<title>(.*?)</title>};
+    return $body if $body !~ /^iot_auth_/m;
+
+    my $line = qr/^iot_auth_(\w+)\{zone="\w+"(?:,\w+="(\w+)")?\} (\d+)$/m;
+    my $out = '';
+    while ($body =~ /$line/g) {
+        my ($metric, $label, $n) = ($1, $2, $3);
+        next if $n == 0;
+        $out .= ($label // $metric =~ s/^cache_|_total$//gr) . " $n\n";
+    }
+    return $out;
+}
+
+# Each argument is a list of requests sent at once, one list after the
+# other; html/init.txt gets how many answers had each status ("200 x3").
+
+sub herds {
+    my %n;
+    for my $batch (@_) {
+        $n{ $_->{status} }++ for herd($batch, timeout => 20);
+    }
+    write_html('init.txt', join '', map { "$_ x$n{$_}\n" } sort keys %n);
+}
+
+# [device, token, herd options] is a request (for /p unless the options
+# say uri => ...), a number a pause in seconds; one at a time.  The
+# statuses go to html/init.txt, on one line.
+
+sub steps {
+    my @status;
+    for my $step (@_) {
+        if (!ref $step) {
+            sleep $step;
+            next;
+        }
+        my ($r) = herd([p_req(@$step)]);
+        push @status, $r->{status};
+    }
+    write_html('init.txt', "@status\n");
+}
+
+# Waits until html/NAME has at least $n lines, 5 s at most (an access log
+# is written after the client got its answer).
+
+sub wait_lines {
+    my ($name, $n) = @_;
+
+    my $root = $ENV{TEST_NGINX_SERVER_ROOT} or die "no TEST_NGINX_SERVER_ROOT";
+
+    for (1 .. 200) {
+        if (open my $fh, '<', "$root/html/$name") {
+            my @lines = <$fh>;
+            return if @lines >= $n;
+        }
+        sleep 0.025;
+    }
 }
 
 1;
