@@ -44,6 +44,11 @@ static void ngx_iot_auth_cache_failure_locked(ngx_iot_auth_node_t *node,
     ngx_iot_auth_ctx_t *ctx);
 static ngx_uint_t ngx_iot_auth_cache_failures_locked(
     ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx);
+static void ngx_iot_auth_cache_good_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx,
+    ngx_iot_auth_cred_t *cred);
+static void ngx_iot_auth_cache_bad_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx);
 static void ngx_iot_auth_cache_forget_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node);
 static ngx_int_t ngx_iot_auth_cache_recheck_locked(ngx_iot_auth_zone_t *zone,
@@ -387,55 +392,45 @@ ngx_iot_auth_cache_unknown_locked(ngx_iot_auth_zone_t *zone,
 
 
 /*
- * stores the result of a bcrypt and ends the flight; returns the
- * workers to wake
+ * records how the flight of ctx ended and ends it; returns the workers
+ * whose waiters must look again
  */
 
 uint64_t
-ngx_iot_auth_cache_verdict(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_cred_t *cred, ngx_uint_t match)
+ngx_iot_auth_cache_end_flight(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_outcome_e outcome,
+    ngx_iot_auth_cred_t *cred)
 {
     uint64_t              workers;
-    ngx_msec_t            now;
     ngx_iot_auth_node_t  *node;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    node = ngx_iot_auth_cache_get_locked(zone, ctx);
+    node = (outcome == NGX_IOT_AUTH_NO_ANSWER)
+           ? ngx_iot_auth_cache_find_locked(zone, &ctx->device)
+           : ngx_iot_auth_cache_get_locked(zone, ctx);
 
     if (node == NULL) {
         ngx_shmtx_unlock(&zone->shpool->mutex);
         return 0;
     }
 
-    now = ngx_current_msec;
+    switch (outcome) {
 
-    if (match) {
-        ngx_memcpy(node->digest, ctx->digest, NGX_IOT_AUTH_DIGEST_LEN);
-        ngx_memcpy(node->fprint, cred->fprint, NGX_IOT_AUTH_FPRINT_LEN);
-        node->perms = cred->perms;
-        node->store = cred->store;
-        node->expire = now + zone->ttl;
-        node->unknown = 0;
-        node->good = 1;
-        node->refreshing = 0;
-        node->failures = 0;
+    case NGX_IOT_AUTH_MATCH:
+        ngx_iot_auth_cache_good_locked(zone, node, ctx, cred);
+        break;
 
-        if (!node->verified) {
-            node->verified = 1;
-            ngx_queue_remove(&node->queue);
-            ngx_queue_insert_head(&zone->sh->verified, &node->queue);
-        }
+    case NGX_IOT_AUTH_MISMATCH:
+        ngx_iot_auth_cache_bad_locked(zone, node, ctx);
+        break;
 
-    } else {
-        ngx_memcpy(node->negatives[node->next_negative].digest, ctx->digest,
-                   NGX_IOT_AUTH_DIGEST_LEN);
-        node->negatives[node->next_negative].expire = now
-                                                      + zone->negative_ttl;
-        node->next_negative = (node->next_negative + 1)
-                              % NGX_IOT_AUTH_NEGATIVES;
+    case NGX_IOT_AUTH_NO_DEVICE:
+        ngx_iot_auth_cache_unknown_locked(zone, node, ctx->store);
+        break;
 
-        ngx_iot_auth_cache_failure_locked(node, ctx);
+    default: /* NGX_IOT_AUTH_NO_ANSWER */
+        break;
     }
 
     workers = ngx_iot_auth_flight_finish_locked(zone, node, ctx);
@@ -446,49 +441,43 @@ ngx_iot_auth_cache_verdict(ngx_iot_auth_zone_t *zone,
 }
 
 
-/* the flight's owner found no such device in the store */
-
-uint64_t
-ngx_iot_auth_cache_unknown(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ctx_t *ctx)
+static void
+ngx_iot_auth_cache_good_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx,
+    ngx_iot_auth_cred_t *cred)
 {
-    uint64_t              workers;
-    ngx_iot_auth_node_t  *node;
+    ngx_memcpy(node->digest, ctx->digest, NGX_IOT_AUTH_DIGEST_LEN);
+    ngx_memcpy(node->fprint, cred->fprint, NGX_IOT_AUTH_FPRINT_LEN);
+    node->perms = cred->perms;
+    node->store = cred->store;
+    node->expire = ngx_current_msec + zone->ttl;
+    node->unknown = 0;
+    node->good = 1;
+    node->refreshing = 0;
+    node->failures = 0;
 
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    node = ngx_iot_auth_cache_get_locked(zone, ctx);
-
-    if (node == NULL) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
-        return 0;
+    if (!node->verified) {
+        node->verified = 1;
+        ngx_queue_remove(&node->queue);
+        ngx_queue_insert_head(&zone->sh->verified, &node->queue);
     }
-
-    ngx_iot_auth_cache_unknown_locked(zone, node, ctx->store);
-
-    workers = ngx_iot_auth_flight_finish_locked(zone, node, ctx);
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
-
-    return workers;
 }
 
 
-/* the flight's owner could not verify: its waiters decide again */
-
-uint64_t
-ngx_iot_auth_cache_abandon(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ctx_t *ctx)
+static void
+ngx_iot_auth_cache_bad_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx)
 {
-    uint64_t              workers;
-    ngx_iot_auth_node_t  *node;
+    ngx_iot_auth_negative_t  *neg;
 
-    ngx_shmtx_lock(&zone->shpool->mutex);
+    neg = &node->negatives[node->next_negative];
 
-    node = ngx_iot_auth_cache_find_locked(zone, &ctx->device);
-    workers = node ? ngx_iot_auth_flight_finish_locked(zone, node, ctx) : 0;
+    ngx_memcpy(neg->digest, ctx->digest, NGX_IOT_AUTH_DIGEST_LEN);
+    neg->expire = ngx_current_msec + zone->negative_ttl;
 
-    ngx_shmtx_unlock(&zone->shpool->mutex);
+    node->next_negative = (node->next_negative + 1) % NGX_IOT_AUTH_NEGATIVES;
 
-    return workers;
+    ngx_iot_auth_cache_failure_locked(node, ctx);
 }
 
 

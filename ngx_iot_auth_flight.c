@@ -66,6 +66,7 @@ static uint64_t ngx_iot_auth_flight_worker_bit(ngx_uint_t worker);
 static ngx_msec_t ngx_iot_auth_flight_wait_timeout(ngx_iot_auth_ctx_t *ctx);
 static void ngx_iot_auth_flight_bcrypt_thread(void *data, ngx_log_t *log);
 static void ngx_iot_auth_flight_bcrypt_done(ngx_event_t *ev);
+static void ngx_iot_auth_flight_wake(uint64_t workers);
 static void ngx_iot_auth_flight_wake_handler(ngx_event_t *ev);
 static void ngx_iot_auth_flight_post_waiters(void);
 static void ngx_iot_auth_flight_arm_safety_net(void);
@@ -288,7 +289,6 @@ ngx_int_t
 ngx_iot_auth_flight_bcrypt(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
     u_char *hash, ngx_iot_auth_cred_t *cred)
 {
-    uint64_t                  workers;
     ngx_thread_task_t        *task;
     ngx_iot_auth_task_t      *t;
     ngx_iot_auth_zone_t      *zone;
@@ -340,8 +340,7 @@ failed:
 
     zone = iacf->shm_zone->data;
 
-    workers = ngx_iot_auth_cache_abandon(zone, ctx);
-    ngx_iot_auth_flight_wake(workers);
+    ngx_iot_auth_flight_end(zone, ctx, NGX_IOT_AUTH_NO_ANSWER, NULL);
 
     return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_BUSY,
                                NGX_HTTP_SERVICE_UNAVAILABLE);
@@ -383,7 +382,6 @@ ngx_iot_auth_flight_bcrypt_done(ngx_event_t *ev)
 {
     ngx_iot_auth_ctx_t  *ctx = ev->data;
 
-    uint64_t                  workers;
     ngx_int_t                 rc;
     ngx_connection_t         *c;
     ngx_http_request_t       *r;
@@ -407,7 +405,7 @@ ngx_iot_auth_flight_bcrypt_done(ngx_event_t *ev)
                       "iot_auth: crypt_rn() failed for device \"%V\"",
                       &ctx->device);
 
-        workers = ngx_iot_auth_cache_abandon(zone, ctx);
+        ngx_iot_auth_flight_end(zone, ctx, NGX_IOT_AUTH_NO_ANSWER, NULL);
         rc = ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_ERROR,
                                  NGX_HTTP_INTERNAL_SERVER_ERROR);
 
@@ -417,7 +415,10 @@ ngx_iot_auth_flight_bcrypt_done(ngx_event_t *ev)
                                     1);
         (void) ngx_atomic_fetch_add(&zone->sh->stats.bcrypt_usec, t->usec);
 
-        workers = ngx_iot_auth_cache_verdict(zone, ctx, &t->cred, t->match);
+        ngx_iot_auth_flight_end(zone, ctx,
+                                t->match ? NGX_IOT_AUTH_MATCH
+                                         : NGX_IOT_AUTH_MISMATCH,
+                                &t->cred);
 
         if (t->match) {
             ctx->perms = t->cred.perms;
@@ -436,7 +437,6 @@ ngx_iot_auth_flight_bcrypt_done(ngx_event_t *ev)
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "iot_auth: bcrypt done in %Mus, rc:%i", t->usec, rc);
 
-    ngx_iot_auth_flight_wake(workers);
     ngx_iot_auth_flight_resume(ctx);
 }
 
@@ -528,6 +528,15 @@ ngx_iot_auth_flight_resume(ngx_iot_auth_ctx_t *ctx)
 
 
 void
+ngx_iot_auth_flight_end(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ctx_t *ctx,
+    ngx_iot_auth_outcome_e outcome, ngx_iot_auth_cred_t *cred)
+{
+    ngx_iot_auth_flight_wake(ngx_iot_auth_cache_end_flight(zone, ctx, outcome,
+                                                           cred));
+}
+
+
+static void
 ngx_iot_auth_flight_wake(uint64_t workers)
 {
     uint64_t     one;

@@ -317,15 +317,18 @@ static ngx_int_t
 ngx_iot_auth_verdict(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
     ngx_iot_auth_loc_conf_t *iacf)
 {
-    ngx_int_t  rc;
+    ngx_int_t              rc;
+    ngx_iot_auth_result_e  result;
 
     if (ctx->rc != NGX_OK) {
         return ctx->rc;
     }
 
+    result = ctx->result;
+
     rc = ngx_iot_auth_perms(ctx, iacf);
 
-    if (rc != NGX_OK) {
+    if (rc != NGX_OK && result != NGX_IOT_AUTH_FORBIDDEN) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "iot_auth: device \"%V\" rejected: %s", &ctx->device,
                       ngx_iot_auth_results[NGX_IOT_AUTH_FORBIDDEN].reason);
@@ -669,7 +672,7 @@ ngx_iot_auth_fetched(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx)
         && ngx_iot_auth_credential(zone, ctx, &cred) != NGX_OK)
     {
         if (ctx->action == NGX_IOT_AUTH_OWN) {
-            ngx_iot_auth_flight_wake(ngx_iot_auth_cache_abandon(zone, ctx));
+            ngx_iot_auth_flight_end(zone, ctx, NGX_IOT_AUTH_NO_ANSWER, NULL);
         }
 
         return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_ERROR,
@@ -689,7 +692,7 @@ ngx_iot_auth_fetched(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx)
     }
 
     if (ctx->fetched == NGX_DECLINED) {
-        ngx_iot_auth_flight_wake(ngx_iot_auth_cache_unknown(zone, ctx));
+        ngx_iot_auth_flight_end(zone, ctx, NGX_IOT_AUTH_NO_DEVICE, NULL);
 
         return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_UNKNOWN,
                                    NGX_HTTP_UNAUTHORIZED);
@@ -715,7 +718,7 @@ ngx_iot_auth_backend_error(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
     (void) ngx_atomic_fetch_add(&zone->sh->stats.redis_errors, 1);
 
     if (ctx->action == NGX_IOT_AUTH_OWN) {
-        ngx_iot_auth_flight_wake(ngx_iot_auth_cache_abandon(zone, ctx));
+        ngx_iot_auth_flight_end(zone, ctx, NGX_IOT_AUTH_NO_ANSWER, NULL);
     }
 
     if (ctx->action == NGX_IOT_AUTH_CHECK_STORE

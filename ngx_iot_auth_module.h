@@ -53,6 +53,15 @@ typedef struct {
 } ngx_iot_auth_result_info_t;
 
 
+/* how a flight ended */
+typedef enum {
+    NGX_IOT_AUTH_MATCH = 0,
+    NGX_IOT_AUTH_MISMATCH,
+    NGX_IOT_AUTH_NO_DEVICE,
+    NGX_IOT_AUTH_NO_ANSWER
+} ngx_iot_auth_outcome_e;
+
+
 /* what a cache lookup tells the access handler to do next */
 typedef enum {
     NGX_IOT_AUTH_ALLOW = 0,
@@ -272,12 +281,9 @@ ngx_iot_auth_action_e ngx_iot_auth_cache_lookup(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_ctx_t *ctx);
 ngx_iot_auth_action_e ngx_iot_auth_cache_revalidate(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_cred_t *cred);
-uint64_t ngx_iot_auth_cache_verdict(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_cred_t *cred, ngx_uint_t match);
-uint64_t ngx_iot_auth_cache_unknown(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_ctx_t *ctx);
-uint64_t ngx_iot_auth_cache_abandon(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_ctx_t *ctx);
+uint64_t ngx_iot_auth_cache_end_flight(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_outcome_e outcome,
+    ngx_iot_auth_cred_t *cred);
 void ngx_iot_auth_cache_refresh(ngx_iot_auth_zone_t *zone, ngx_str_t *device,
     u_char *digest, ngx_iot_auth_cred_t *cred, uint64_t store);
 void ngx_iot_auth_cache_revoke(ngx_iot_auth_zone_t *zone, ngx_str_t *device);
@@ -299,7 +305,9 @@ ngx_int_t ngx_iot_auth_flight_bcrypt(ngx_http_request_t *r,
     ngx_iot_auth_ctx_t *ctx, u_char *hash, ngx_iot_auth_cred_t *cred);
 ngx_int_t ngx_iot_auth_flight_wait(ngx_http_request_t *r,
     ngx_iot_auth_ctx_t *ctx);
-void ngx_iot_auth_flight_wake(uint64_t workers);
+void ngx_iot_auth_flight_end(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_outcome_e outcome,
+    ngx_iot_auth_cred_t *cred);
 void ngx_iot_auth_flight_pin(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx);
 void ngx_iot_auth_flight_resume(ngx_iot_auth_ctx_t *ctx);
 ngx_uint_t ngx_iot_auth_flight_pending(void);
