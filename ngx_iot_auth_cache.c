@@ -33,6 +33,8 @@ static ngx_int_t ngx_iot_auth_cache_evict_locked(ngx_iot_auth_zone_t *zone,
     void *keep);
 static ngx_int_t ngx_iot_auth_cache_evict_from_locked(
     ngx_iot_auth_zone_t *zone, ngx_queue_t *queue, void *keep);
+static void ngx_iot_auth_cache_delete_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node);
 static void ngx_iot_auth_cache_touch_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node);
 static ngx_iot_auth_action_e ngx_iot_auth_cache_decide_locked(
@@ -336,12 +338,16 @@ ngx_iot_auth_cache_revoke(ngx_iot_auth_zone_t *zone, ngx_str_t *device)
 
     node = ngx_iot_auth_cache_find_locked(zone, device);
 
-    if (node) {
+    if (node && ngx_queue_empty(&node->flights)) {
+        ngx_iot_auth_cache_delete_locked(zone, node);
+
+    } else if (node) {
         if (node->verified) {
             ngx_iot_auth_cache_forget_locked(zone, node);
         }
 
         node->good = 0;
+        node->unknown = 0;
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -689,17 +695,25 @@ ngx_iot_auth_cache_evict_from_locked(ngx_iot_auth_zone_t *zone,
             continue;
         }
 
-        ngx_queue_remove(&node->queue);
-        ngx_rbtree_delete(&zone->sh->rbtree, &node->node);
-        ngx_slab_free_locked(zone->shpool, node);
-
-        zone->sh->entries--;
+        ngx_iot_auth_cache_delete_locked(zone, node);
         (void) ngx_atomic_fetch_add(&zone->sh->stats.evictions, 1);
 
         return NGX_OK;
     }
 
     return NGX_DECLINED;
+}
+
+
+static void
+ngx_iot_auth_cache_delete_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node)
+{
+    ngx_queue_remove(&node->queue);
+    ngx_rbtree_delete(&zone->sh->rbtree, &node->node);
+    ngx_slab_free_locked(zone->shpool, node);
+
+    zone->sh->entries--;
 }
 
 
@@ -746,23 +760,24 @@ ngx_iot_auth_cache_decide_locked(ngx_iot_auth_zone_t *zone,
 
         ctx->expire = node->expire;
 
-        if (node->store == ctx->store
-            && (left > (ngx_msec_int_t) (zone->ttl * (100 - zone->refresh)
-                                         / 100)
-                || (left > 0 && node->refreshing)))
+        /* a verdict of another store, or of an older file, is not trusted */
+
+        if (left <= 0 || node->store != ctx->store) {
+            ctx->result = NGX_IOT_AUTH_REVALIDATED;
+            return NGX_IOT_AUTH_CHECK_STORE;
+        }
+
+        if (left > (ngx_msec_int_t) (zone->ttl * (100 - zone->refresh) / 100)
+            || node->refreshing)
         {
             ctx->result = ctx->waited ? NGX_IOT_AUTH_WAIT : NGX_IOT_AUTH_HIT;
             return NGX_IOT_AUTH_ALLOW;
         }
 
-        if (left > 0) {
-            /* one re-check per verdict; the others are served meanwhile */
-            node->refreshing = 1;
-            ctx->result = NGX_IOT_AUTH_REFRESH;
+        /* one re-check per verdict; the others are served meanwhile */
 
-        } else {
-            ctx->result = NGX_IOT_AUTH_REVALIDATED;
-        }
+        node->refreshing = 1;
+        ctx->result = NGX_IOT_AUTH_REFRESH;
 
         return NGX_IOT_AUTH_CHECK_STORE;
     }

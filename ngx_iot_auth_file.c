@@ -17,8 +17,6 @@ static ngx_int_t ngx_iot_auth_file_sort(ngx_conf_t *cf,
     ngx_iot_auth_file_t *file);
 static int ngx_libc_cdecl ngx_iot_auth_file_cmp(const void *one,
     const void *two);
-static ngx_int_t ngx_iot_auth_file_id(ngx_iot_auth_file_t *file,
-    ngx_str_t *text);
 
 
 /* bcrypt's base64 alphabet */
@@ -70,7 +68,7 @@ ngx_iot_auth_file_load(ngx_conf_t *cf, ngx_str_t *path)
     if (ngx_iot_auth_file_read(cf, file, &text) != NGX_OK
         || ngx_iot_auth_file_parse(cf, file, &text) != NGX_OK
         || ngx_iot_auth_file_sort(cf, file) != NGX_OK
-        || ngx_iot_auth_file_id(file, &text) != NGX_OK)
+        || ngx_iot_auth_store_id(&text, &file->id) != NGX_OK)
     {
         return NULL;
     }
@@ -399,12 +397,12 @@ ngx_iot_auth_file_find(ngx_iot_auth_file_t *file, ngx_str_t *id)
 
 
 /*
- * verdicts remember which version of the file they were made with, so
- * that a reload which changed it has every device re-checked
+ * verdicts remember which store, and which version of a credentials
+ * file, they were made with: one that changed is checked again
  */
 
-static ngx_int_t
-ngx_iot_auth_file_id(ngx_iot_auth_file_t *file, ngx_str_t *text)
+ngx_int_t
+ngx_iot_auth_store_id(ngx_str_t *text, uint64_t *id)
 {
     u_char        md[EVP_MAX_MD_SIZE];
     unsigned int  len;
@@ -415,7 +413,7 @@ ngx_iot_auth_file_id(ngx_iot_auth_file_t *file, ngx_str_t *text)
         return NGX_ERROR;
     }
 
-    ngx_memcpy(&file->id, md, sizeof(uint64_t));
+    ngx_memcpy(id, md, sizeof(uint64_t));
 
     return NGX_OK;
 }

@@ -304,6 +304,14 @@ ngx_iot_auth_flight_bcrypt(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
         ctx->took_over = 0;
     }
 
+    /* a slow store lookup lets others start bcrypts meanwhile */
+
+    if (ngx_iot_auth_pending >= (ngx_uint_t) iacf->max_pending
+        && !ctx->last_good)
+    {
+        goto failed;
+    }
+
     task = ngx_thread_task_alloc(r->pool, sizeof(ngx_iot_auth_task_t));
     if (task == NULL) {
         goto failed;

@@ -464,7 +464,7 @@ ngx_iot_auth_read_credentials(ngx_http_request_t *r,
                                    NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
 
-    ctx->store = iacf->redis ? 0 : iacf->file->id;
+    ctx->store = iacf->store;
     ctx->lockout = &iacf->lockout;
 
     return NGX_OK;
@@ -1705,6 +1705,15 @@ ngx_iot_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            "\"iot_auth_credentials redis\" requires "
                            "\"iot_auth_redis\"");
         return NGX_CONF_ERROR;
+    }
+
+    if (conf->redis) {
+        if (ngx_iot_auth_store_id(&conf->redis_key, &conf->store) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+    } else {
+        conf->store = conf->file->id;
     }
 
     conf->thread_pool = ngx_thread_pool_add(cf, &conf->thread_pool_name);

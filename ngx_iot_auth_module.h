@@ -229,6 +229,7 @@ typedef struct {
     ngx_int_t                    max_pending;
     ngx_flag_t                   redis;
     ngx_str_t                    redis_key;
+    uint64_t                     store;
     ngx_msec_t                   stale_if_error;
     ngx_uint_t                   require_perms;
     ngx_iot_auth_lockout_t       lockout;
@@ -318,6 +319,7 @@ ngx_iot_auth_file_t *ngx_iot_auth_file_load(ngx_conf_t *cf, ngx_str_t *path);
 ngx_iot_auth_record_t *ngx_iot_auth_file_find(ngx_iot_auth_file_t *file,
     ngx_str_t *id);
 ngx_int_t ngx_iot_auth_parse_perms(u_char *p, size_t len, uint32_t *perms);
+ngx_int_t ngx_iot_auth_store_id(ngx_str_t *text, uint64_t *id);
 ngx_int_t ngx_iot_auth_valid_hash(u_char *p, size_t len);
 
 char *ngx_iot_auth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

@@ -50,6 +50,10 @@ sub populate {
     }
 
     redis_cli('main', 'HSET', 'iot:device:hd1', 'hash', $Slow);
+
+    for my $d (map { "mp$_" } 1 .. 10) {
+        redis_cli('main', 'HSET', "iot:device:$d", 'hash', $Slow);
+    }
     redis_cli('main', 'HSET', 'iot:device:dis', 'hash', $H1, 'disabled', 1);
     redis_cli('main', 'HSET', 'iot:device:enabled', 'hash', $H1,
               'disabled', 0, 'perms', '0x10');
@@ -61,6 +65,7 @@ sub populate {
     redis_cli('main', 'HSET', 'iot:device:nohash', 'perms', 3);
     redis_cli('main', 'HSET', 'iot:device:huge', 'hash', 'x' x 100000);
     redis_cli('main', 'HSET', 'tenant:a:t1', 'hash', $H1, 'perms', 7);
+    redis_cli('main', 'HSET', 'tenant:b:t1', 'hash', $H2, 'perms', 7);
     redis_cli('main', '-n', 3, 'HSET', 'iot:device:db3', 'hash', $H1);
 
     redis_cli('auth', 'FLUSHALL');
@@ -282,6 +287,27 @@ sub herd50 {
 
     write_html('result.txt', tally(@r) . sprintf "hmget %d\nbcrypt %s\n",
                                                  hmget_calls(), $match // '?');
+}
+
+# ten devices at once with room for one bcrypt per worker: the lookups
+# all come back before a bcrypt ends, and only one per worker may start
+sub admission {
+    my @r = herd([ map { { uri => '/p',
+                           headers => { 'X-Device-Id' => "mp$_",
+                                        'X-Device-Token' => 'secret1' } } }
+                   1 .. 10 ]);
+
+    my $status = http_get('/status')->{body};
+    my ($match) = $status =~ /outcome="match"\} (\d+)/;
+    my $ok = grep { $_->{status} eq '200' } @r;
+    my $busy = grep { $_->{status} eq '503' } @r;
+
+    write_html('result.txt',
+               sprintf "one bcrypt per worker at most: %s\n"
+                       . "the others busy: %s\nbcrypt per 200: %s\n",
+                       $ok >= 1 && $ok <= 2 ? 'yes' : "no ($ok)",
+                       $ok + $busy == 10 ? 'yes' : 'no',
+                       ($match // -1) == $ok ? 'yes' : 'no');
 }
 
 # ttl=1s, stale_if_error=30s: with Redis down an expired verdict passes
@@ -588,7 +614,69 @@ iot_auth: redis key "iot:device:huge" has no valid "hash" field
 
 
 
-=== TEST 4: db= selects the database
+=== TEST 4: two prefixes sharing a zone never take each other's verdicts
+--- config
+    location = /a {
+        iot_auth zone=iot;
+        iot_auth_credentials redis;
+        iot_auth_redis_key tenant:a:;
+        add_header X-Result $iot_auth_result always;
+        empty_gif;
+    }
+
+    location = /b {
+        iot_auth zone=iot;
+        iot_auth_credentials redis;
+        iot_auth_redis_key tenant:b:;
+        add_header X-Result $iot_auth_result always;
+        empty_gif;
+    }
+--- request eval
+["GET /a", "GET /b", "GET /b", "GET /a"]
+--- more_headers eval
+[main::creds("t1", "secret1"), main::creds("t1", "secret1"),
+ main::creds("t1", "secret2"), main::creds("t1", "secret2")]
+--- error_code eval
+[200, 401, 200, 401]
+--- response_headers eval
+["X-Result: MISS", "X-Result: DENIED", "X-Result: MISS", "X-Result: DENIED"]
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 5: iot_auth_max_pending holds while store lookups are in flight
+--- main_config
+    thread_pool iot_auth threads=1;
+--- config
+    location = /p {
+        iot_auth zone=iot;
+        iot_auth_credentials redis;
+        iot_auth_max_pending 1;
+        empty_gif;
+    }
+
+    location = /status {
+        iot_auth_status;
+    }
+--- init
+::admission();
+--- request
+GET /result.txt
+--- response_body
+one bcrypt per worker at most: yes
+the others busy: yes
+bcrypt per 200: yes
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 6: db= selects the database
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=3;
@@ -607,7 +695,7 @@ iot_auth: redis key "iot:device:huge" has no valid "hash" field
 
 
 
-=== TEST 5: password= authenticates
+=== TEST 7: password= authenticates
 --- http_config eval
 "    iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:\$TEST_NGINX_REDIS_AUTH_PORT
@@ -627,7 +715,7 @@ iot_auth: redis key "iot:device:huge" has no valid "hash" field
 
 
 
-=== TEST 6: a wrong password is an outage: 503, said once per worker
+=== TEST 8: a wrong password is an outage: 503, said once per worker
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:$TEST_NGINX_REDIS_AUTH_PORT password=wrong;
@@ -652,7 +740,7 @@ is unavailable: WRONGPASS
 
 
 
-=== TEST 7: an error reply is a failure to answer: 503, not a flood of lines
+=== TEST 9: an error reply is a failure to answer: 503, not a flood of lines
 --- http_config eval
 "    iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:\$TEST_NGINX_REDIS_AUTH_PORT password=$::Password;"
@@ -673,7 +761,7 @@ is unavailable
 
 
 
-=== TEST 8: replies of any shape: 503 and a line, never a crash
+=== TEST 10: replies of any shape: 503 and a line, never a crash
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:$TEST_NGINX_REDIS_FAKE_PORT;
@@ -708,7 +796,7 @@ exited on signal
 
 
 
-=== TEST 9: a unix socket
+=== TEST 11: a unix socket
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis unix:$TEST_NGINX_REDIS_SOCKET;
@@ -727,7 +815,7 @@ exited on signal
 
 
 
-=== TEST 10: Redis killed and restarted: cache served, 503, recovery
+=== TEST 12: Redis killed and restarted: cache served, 503, recovery
 --- init
 ::outage();
 --- request
@@ -744,7 +832,7 @@ outage logged once per worker: yes
 
 
 
-=== TEST 11: Redis frozen: 503 within the timeout, then recovery
+=== TEST 13: Redis frozen: 503 within the timeout, then recovery
 --- init
 ::frozen();
 --- request
@@ -764,7 +852,7 @@ qr/\[error\].*iot_auth: redis "[\d.:]+" is unavailable: no reply in 300ms/
 
 
 
-=== TEST 12: a device id published on revoke_channel is refused at once
+=== TEST 14: a device id published on revoke_channel is refused at once
 --- init
 ::revocation();
 --- request
@@ -787,7 +875,7 @@ other device 200 HIT perms=5
 
 
 
-=== TEST 13: a new hash in Redis refuses the old token after the ttl
+=== TEST 15: a new hash in Redis refuses the old token after the ttl
 --- http_config
     iot_auth_zone zone=iot:1m ttl=1s;
     iot_auth_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
@@ -807,7 +895,7 @@ new token 200 MISS perms=5
 
 
 
-=== TEST 14: a herd of 50 for a cold device: one HMGET, one bcrypt
+=== TEST 16: a herd of 50 for a cold device: one HMGET, one bcrypt
 --- init
 ::herd50();
 --- request
@@ -823,7 +911,7 @@ bcrypt 1
 
 
 
-=== TEST 15: stale_if_error: Redis down, an expired verdict passes as STALE
+=== TEST 17: stale_if_error: Redis down, an expired verdict passes as STALE
 --- http_config
     iot_auth_zone zone=iot:1m ttl=1s;
     iot_auth_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
@@ -849,7 +937,7 @@ other device 503 ERROR retry=1
 
 
 
-=== TEST 16: a reload and a stop (with a lookup in flight) leave nothing open
+=== TEST 18: a reload and a stop (with a lookup in flight) leave nothing open
 --- init
 ::lifecycle();
 --- request
@@ -870,7 +958,7 @@ alerts: 0
 
 
 
-=== TEST 17: a bad port
+=== TEST 19: a bad port
 --- http_config
     iot_auth_redis 127.0.0.1:99999;
 --- config
@@ -881,7 +969,7 @@ invalid port in redis address "127.0.0.1:99999"
 
 
 
-=== TEST 18: a path after the address
+=== TEST 20: a path after the address
 --- http_config
     iot_auth_redis 127.0.0.1/1;
 --- config
@@ -892,7 +980,7 @@ invalid host in redis address "127.0.0.1/1"
 
 
 
-=== TEST 19: a bad db
+=== TEST 21: a bad db
 --- http_config
     iot_auth_redis 127.0.0.1 db=-1;
 --- config
@@ -903,7 +991,7 @@ invalid db "db=-1"
 
 
 
-=== TEST 20: a zero timeout
+=== TEST 22: a zero timeout
 --- http_config
     iot_auth_redis 127.0.0.1 timeout=0;
 --- config
@@ -914,7 +1002,7 @@ invalid timeout "timeout=0"
 
 
 
-=== TEST 21: a bad connect_timeout
+=== TEST 23: a bad connect_timeout
 --- http_config
     iot_auth_redis 127.0.0.1 connect_timeout=soon;
 --- config
@@ -925,7 +1013,7 @@ invalid connect_timeout "connect_timeout=soon"
 
 
 
-=== TEST 22: an empty password
+=== TEST 24: an empty password
 --- http_config
     iot_auth_redis 127.0.0.1 password=;
 --- config
@@ -936,7 +1024,7 @@ empty redis password
 
 
 
-=== TEST 23: an empty revoke_channel
+=== TEST 25: an empty revoke_channel
 --- http_config
     iot_auth_redis 127.0.0.1 revoke_channel=;
 --- config
@@ -947,7 +1035,7 @@ invalid revoke_channel "revoke_channel="
 
 
 
-=== TEST 24: an unknown parameter
+=== TEST 26: an unknown parameter
 --- http_config
     iot_auth_redis 127.0.0.1 pool=4;
 --- config
@@ -958,7 +1046,7 @@ invalid parameter "pool=4"
 
 
 
-=== TEST 25: two endpoints
+=== TEST 27: two endpoints
 --- http_config
     iot_auth_redis 127.0.0.1;
     iot_auth_redis 127.0.0.2;
