@@ -4,6 +4,8 @@
 #   make run             demo gateway on 127.0.0.1:8080
 #   make test            the Test::Nginx suite
 #   make test-valgrind   the suite with nginx under valgrind memcheck
+#   make bench           benchmarks, written to docs/benchmarks.md (~8 min)
+#   make docs            render the diagrams of docs/design.md
 #
 # NGINX_SRC defaults to Debian's nginx-dev tree, configured with Debian's
 # own flags so that the module loads into /usr/sbin/nginx.  Any nginx
@@ -30,7 +32,7 @@ PROVE_ENV    = TEST_NGINX_BINARY=$(NGINX_BIN) \
 COMPAT       = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
                        || echo :$(CURDIR)/t/compat)
 
-.PHONY: all deps run test test-valgrind clean
+.PHONY: all deps run test test-valgrind clean bench bench-deps docs
 
 all: $(SO)
 
@@ -78,4 +80,26 @@ test-valgrind: deps all
 
 clean:
 	rm -rf $(BUILD) t/servroot*
+
+
+BENCH_DEPS  := wrk gnuplot-nox valgrind apache2-utils curl graphviz
+DOT_SRC     := $(wildcard $(CURDIR)/docs/diagrams/*.dot)
+
+bench-deps:
+	@missing=$$(for p in $(BENCH_DEPS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	        | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:" $$missing; \
+	    apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+bench: deps all bench-deps
+	SO=$(SO) NGINX_BIN=$(NGINX_BIN) ./bench/run
+
+docs: bench-deps $(DOT_SRC:.dot=.png)
+
+$(CURDIR)/docs/diagrams/%.png: $(CURDIR)/docs/diagrams/%.dot
+	dot -Tpng -Gdpi=110 -o $@ $<
 

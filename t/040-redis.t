@@ -650,6 +650,9 @@ iot_auth: redis key "iot:device:huge" has no valid "hash" field
 === TEST 5: iot_auth_max_pending holds while store lookups are in flight
 --- main_config
     thread_pool iot_auth threads=1;
+--- http_config
+    iot_auth_zone zone=iot:1m;
+    iot_auth_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=5s;
 --- config
     location = /p {
         iot_auth zone=iot;
