@@ -1054,10 +1054,7 @@ ngx_iot_auth_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (ngx_strncmp(value[i].data, "ttl=", 4) == 0) {
 
-            s.len = value[i].len - 4;
-            s.data = value[i].data + 4;
-
-            n = ngx_parse_time(&s, 0);
+            n = ngx_iot_auth_conf_time(&value[i], 4);
 
             if (n == NGX_ERROR || n == 0) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1071,10 +1068,7 @@ ngx_iot_auth_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (ngx_strncmp(value[i].data, "negative_ttl=", 13) == 0) {
 
-            s.len = value[i].len - 13;
-            s.data = value[i].data + 13;
-
-            n = ngx_parse_time(&s, 0);
+            n = ngx_iot_auth_conf_time(&value[i], 13);
 
             if (n == NGX_ERROR) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1151,6 +1145,20 @@ ngx_iot_auth_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     *zones = shm_zone;
 
     return NGX_CONF_OK;
+}
+
+
+/* the time after the "name=" of a directive argument, in milliseconds */
+
+ngx_int_t
+ngx_iot_auth_conf_time(ngx_str_t *value, size_t name)
+{
+    ngx_str_t  s;
+
+    s.len = value->len - name;
+    s.data = value->data + name;
+
+    return ngx_parse_time(&s, 0);
 }
 
 
@@ -1291,7 +1299,7 @@ ngx_iot_auth_lockout(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_iot_auth_loc_conf_t  *iacf = conf;
 
     ngx_int_t    n;
-    ngx_str_t   *value, s;
+    ngx_str_t   *value;
     ngx_uint_t   i;
 
     if (iacf->lockout.failures != NGX_CONF_UNSET_UINT) {
@@ -1330,10 +1338,7 @@ ngx_iot_auth_lockout(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (ngx_strncmp(value[i].data, "window=", 7) == 0) {
-            s.len = value[i].len - 7;
-            s.data = value[i].data + 7;
-
-            n = ngx_parse_time(&s, 0);
+            n = ngx_iot_auth_conf_time(&value[i], 7);
 
             if (n == NGX_ERROR || n == 0) {
                 goto invalid;
@@ -1344,10 +1349,7 @@ ngx_iot_auth_lockout(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (ngx_strncmp(value[i].data, "duration=", 9) == 0) {
-            s.len = value[i].len - 9;
-            s.data = value[i].data + 9;
-
-            n = ngx_parse_time(&s, 0);
+            n = ngx_iot_auth_conf_time(&value[i], 9);
 
             if (n == NGX_ERROR || n == 0) {
                 goto invalid;

@@ -272,6 +272,7 @@ ngx_int_t ngx_iot_auth_check(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx);
 ngx_int_t ngx_iot_auth_finish(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
     ngx_iot_auth_result_e result, ngx_int_t rc);
 ngx_int_t ngx_iot_auth_status_handler(ngx_http_request_t *r);
+ngx_int_t ngx_iot_auth_conf_time(ngx_str_t *value, size_t name);
 
 ngx_int_t ngx_iot_auth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 ngx_int_t ngx_iot_auth_cache_digest(ngx_iot_auth_zone_t *zone,

@@ -109,7 +109,7 @@ ngx_iot_auth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_iot_auth_main_conf_t  *iamcf = conf;
 
     ngx_int_t                   n;
-    ngx_str_t                  *value, s;
+    ngx_str_t                  *value;
     ngx_uint_t                  i;
     ngx_iot_auth_redis_conf_t  *rcf;
 
@@ -187,10 +187,7 @@ ngx_iot_auth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (ngx_strncmp(value[i].data, "connect_timeout=", 16) == 0) {
 
-            s.len = value[i].len - 16;
-            s.data = value[i].data + 16;
-
-            n = ngx_parse_time(&s, 0);
+            n = ngx_iot_auth_conf_time(&value[i], 16);
 
             if (n == NGX_ERROR || n == 0) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -205,10 +202,7 @@ ngx_iot_auth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
 
-            s.len = value[i].len - 8;
-            s.data = value[i].data + 8;
-
-            n = ngx_parse_time(&s, 0);
+            n = ngx_iot_auth_conf_time(&value[i], 8);
 
             if (n == NGX_ERROR || n == 0) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
