@@ -729,7 +729,9 @@ ngx_iot_auth_backend_error(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
         return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_STALE, NGX_OK);
     }
 
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+    /* the outage itself is logged once by the store */
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "iot_auth: device \"%V\" not checked: "
                   "credential store unavailable", &ctx->device);
 
