@@ -1167,13 +1167,21 @@ ngx_iot_auth_redis_endpoint(ngx_iot_auth_redis_conf_t *rcf, ngx_log_t *log)
 
     p += NGX_SOCKADDR_STRLEN + 1;
 
+    /* both are optional: an unset one has no data to copy */
+
     ep->password.len = rcf->password.len;
     ep->password.data = p;
-    p = ngx_cpymem(p, rcf->password.data, rcf->password.len);
+
+    if (rcf->password.len) {
+        p = ngx_cpymem(p, rcf->password.data, rcf->password.len);
+    }
 
     ep->channel.len = rcf->revoke_channel.len;
     ep->channel.data = p;
-    ngx_memcpy(p, rcf->revoke_channel.data, rcf->revoke_channel.len);
+
+    if (rcf->revoke_channel.len) {
+        ngx_memcpy(p, rcf->revoke_channel.data, rcf->revoke_channel.len);
+    }
 
     ep->db = (int) rcf->db;
     ep->connect_timeout = rcf->connect_timeout;
