@@ -72,6 +72,7 @@ static char *ngx_iot_auth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_iot_auth_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_uint_t ngx_iot_auth_zone_name(ngx_str_t *name);
 static void ngx_iot_auth_free_mac(void *data);
 static ngx_http_complex_value_t *ngx_iot_auth_compile(ngx_conf_t *cf,
     char *value);
@@ -1037,7 +1038,9 @@ ngx_iot_auth_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
             size = ngx_parse_size(&s);
 
-            if (name.len == 0 || size == NGX_ERROR) {
+            if (name.len == 0 || size == NGX_ERROR
+                || !ngx_iot_auth_zone_name(&name))
+            {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid zone \"%V\"", &value[i]);
                 return NGX_CONF_ERROR;
@@ -1147,6 +1150,25 @@ ngx_iot_auth_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     *zones = shm_zone;
 
     return NGX_CONF_OK;
+}
+
+
+/* zone names go into the status page as they are: no quotes, no escapes */
+
+static ngx_uint_t
+ngx_iot_auth_zone_name(ngx_str_t *name)
+{
+    size_t  i;
+
+    for (i = 0; i < name->len; i++) {
+        if (name->data[i] < 0x21 || name->data[i] > 0x7e
+            || name->data[i] == '"' || name->data[i] == '\\')
+        {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

@@ -16,6 +16,7 @@ typedef struct {
 
 static ngx_int_t ngx_iot_auth_snapshot(ngx_http_request_t *r,
     ngx_array_t *snaps);
+static size_t ngx_iot_auth_status_size(ngx_array_t *snaps);
 static u_char *ngx_iot_auth_status_prometheus(u_char *p,
     ngx_array_t *snaps);
 static u_char *ngx_iot_auth_status_json(u_char *p, ngx_array_t *snaps);
@@ -24,13 +25,10 @@ static u_char *ngx_iot_auth_status_json(u_char *p, ngx_array_t *snaps);
 ngx_int_t
 ngx_iot_auth_status_handler(ngx_http_request_t *r)
 {
-    size_t                    size;
     ngx_int_t                 rc;
     ngx_buf_t                *b;
-    ngx_uint_t                i;
     ngx_chain_t               out;
     ngx_array_t               snaps;
-    ngx_iot_auth_snapshot_t  *snap;
     ngx_iot_auth_loc_conf_t  *iacf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
@@ -47,15 +45,7 @@ ngx_iot_auth_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    size = sizeof("{}") + 2048;
-    snap = snaps.elts;
-
-    for (i = 0; i < snaps.nelts; i++) {
-        size += (NGX_IOT_AUTH_NRESULTS + 9)
-                * (128 + snap[i].name->len + NGX_ATOMIC_T_LEN);
-    }
-
-    b = ngx_create_temp_buf(r->pool, size);
+    b = ngx_create_temp_buf(r->pool, ngx_iot_auth_status_size(&snaps));
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -127,6 +117,30 @@ ngx_iot_auth_snapshot(ngx_http_request_t *r, ngx_array_t *snaps)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * an upper bound of either form: a line of at most 128 bytes besides the
+ * zone name and the number, per metric and zone
+ */
+
+static size_t
+ngx_iot_auth_status_size(ngx_array_t *snaps)
+{
+    size_t                    size;
+    ngx_uint_t                i;
+    ngx_iot_auth_snapshot_t  *snap;
+
+    size = sizeof("{}") + 2048;
+    snap = snaps->elts;
+
+    for (i = 0; i < snaps->nelts; i++) {
+        size += (NGX_IOT_AUTH_NRESULTS + 9)
+                * (128 + snap[i].name->len + NGX_ATOMIC_T_LEN);
+    }
+
+    return size;
 }
 
 

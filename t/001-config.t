@@ -39,7 +39,18 @@ invalid zone size "zone=iot"
 
 
 
-=== TEST 3: iot_auth_zone with a bad size
+=== TEST 3: iot_auth_zone with a quote in the zone name
+--- http_config
+    iot_auth_zone 'zone=i"t:1m';
+--- config
+--- must_die
+--- error_log
+[emerg]
+invalid zone "zone=i"t:1m"
+
+
+
+=== TEST 4: iot_auth_zone with a bad size
 --- http_config
     iot_auth_zone zone=iot:lots;
 --- config
@@ -50,7 +61,7 @@ invalid zone "zone=iot:lots"
 
 
 
-=== TEST 4: iot_auth_zone with an empty name
+=== TEST 5: iot_auth_zone with an empty name
 --- http_config
     iot_auth_zone zone=:1m;
 --- config
@@ -61,7 +72,7 @@ invalid zone "zone=:1m"
 
 
 
-=== TEST 5: iot_auth_zone smaller than 8 pages
+=== TEST 6: iot_auth_zone smaller than 8 pages
 --- http_config
     iot_auth_zone zone=iot:16k;
 --- config
@@ -72,7 +83,7 @@ zone "zone=iot:16k" is too small, it must be at least 32768 bytes
 
 
 
-=== TEST 6: ttl=0
+=== TEST 7: ttl=0
 --- http_config
     iot_auth_zone zone=iot:1m ttl=0;
 --- config
@@ -83,7 +94,7 @@ invalid ttl "ttl=0"
 
 
 
-=== TEST 7: ttl not a time
+=== TEST 8: ttl not a time
 --- http_config
     iot_auth_zone zone=iot:1m ttl=soon;
 --- config
@@ -94,7 +105,7 @@ invalid ttl "ttl=soon"
 
 
 
-=== TEST 8: negative_ttl not a time
+=== TEST 9: negative_ttl not a time
 --- http_config
     iot_auth_zone zone=iot:1m negative_ttl=-1s;
 --- config
@@ -105,7 +116,7 @@ invalid negative_ttl "negative_ttl=-1s"
 
 
 
-=== TEST 9: refresh=0%
+=== TEST 10: refresh=0%
 --- http_config
     iot_auth_zone zone=iot:1m refresh=0%;
 --- config
@@ -116,7 +127,7 @@ invalid refresh "refresh=0%", it must be a percentage from 1% to 100%
 
 
 
-=== TEST 10: refresh=101%
+=== TEST 11: refresh=101%
 --- http_config
     iot_auth_zone zone=iot:1m refresh=101%;
 --- config
@@ -127,7 +138,7 @@ invalid refresh "refresh=101%", it must be a percentage from 1% to 100%
 
 
 
-=== TEST 11: refresh without %
+=== TEST 12: refresh without %
 --- http_config
     iot_auth_zone zone=iot:1m refresh=80;
 --- config
@@ -138,7 +149,7 @@ invalid refresh "refresh=80", it must be a percentage from 1% to 100%
 
 
 
-=== TEST 12: iot_auth_zone with an unknown parameter
+=== TEST 13: iot_auth_zone with an unknown parameter
 --- http_config
     iot_auth_zone zone=iot:1m size=2m;
 --- config
@@ -149,7 +160,7 @@ invalid parameter "size=2m"
 
 
 
-=== TEST 13: the same zone defined twice
+=== TEST 14: the same zone defined twice
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_zone zone=iot:1m ttl=5s;
@@ -161,7 +172,7 @@ duplicate zone "iot"
 
 
 
-=== TEST 14: iot_auth_zone in a server block
+=== TEST 15: iot_auth_zone in a server block
 --- http_config
 --- config
     iot_auth_zone zone=iot:1m;
@@ -172,7 +183,7 @@ duplicate zone "iot"
 
 
 
-=== TEST 15: iot_auth zone= without a name
+=== TEST 16: iot_auth zone= without a name
 --- config
     location = /t {
         iot_auth zone=;
@@ -187,7 +198,7 @@ invalid parameter "zone="
 
 
 
-=== TEST 16: iot_auth with a bad parameter
+=== TEST 17: iot_auth with a bad parameter
 --- config
     location = /t {
         iot_auth on;
@@ -202,7 +213,7 @@ invalid parameter "on"
 
 
 
-=== TEST 17: iot_auth with a zone that is never defined
+=== TEST 18: iot_auth with a zone that is never defined
 --- config
     location = /t {
         iot_auth zone=nope;
@@ -216,7 +227,7 @@ invalid parameter "on"
 
 
 
-=== TEST 18: iot_auth twice in one location
+=== TEST 19: iot_auth twice in one location
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -232,7 +243,7 @@ invalid parameter "on"
 
 
 
-=== TEST 19: iot_auth without iot_auth_credentials
+=== TEST 20: iot_auth without iot_auth_credentials
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -244,7 +255,7 @@ invalid parameter "on"
 
 
 
-=== TEST 20: iot_auth_credentials file= without a path
+=== TEST 21: iot_auth_credentials file= without a path
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -257,7 +268,7 @@ invalid parameter "file="
 
 
 
-=== TEST 21: iot_auth_credentials with a bad parameter
+=== TEST 22: iot_auth_credentials with a bad parameter
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -270,7 +281,7 @@ invalid parameter "path=../html/creds"
 
 
 
-=== TEST 22: iot_auth_credentials redis without iot_auth_redis
+=== TEST 23: iot_auth_credentials redis without iot_auth_redis
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -283,7 +294,7 @@ invalid parameter "path=../html/creds"
 
 
 
-=== TEST 23: iot_auth_credentials twice
+=== TEST 24: iot_auth_credentials twice
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -299,7 +310,7 @@ invalid parameter "path=../html/creds"
 
 
 
-=== TEST 24: credentials file missing
+=== TEST 25: credentials file missing
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -311,7 +322,7 @@ invalid parameter "path=../html/creds"
 
 
 
-=== TEST 25: credentials line without a hash
+=== TEST 26: credentials line without a hash
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -325,7 +336,7 @@ invalid parameter "path=../html/creds"
 
 
 
-=== TEST 26: credentials line with an empty device id
+=== TEST 27: credentials line with an empty device id
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -339,7 +350,7 @@ invalid parameter "path=../html/creds"
 
 
 
-=== TEST 27: credentials line with a device id of 129 bytes
+=== TEST 28: credentials line with a device id of 129 bytes
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -353,7 +364,7 @@ invalid parameter "path=../html/creds"
 
 
 
-=== TEST 28: credentials line with a space in the device id
+=== TEST 29: credentials line with a space in the device id
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -367,7 +378,7 @@ invalid parameter "path=../html/creds"
 
 
 
-=== TEST 29: credentials line with a control byte in the device id
+=== TEST 30: credentials line with a control byte in the device id
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -381,7 +392,7 @@ invalid parameter "path=../html/creds"
 
 
 
-=== TEST 30: credentials line with a non-ASCII device id
+=== TEST 31: credentials line with a non-ASCII device id
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -395,7 +406,7 @@ invalid parameter "path=../html/creds"
 
 
 
-=== TEST 31: hash with prefix $2x$
+=== TEST 32: hash with prefix $2x$
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -409,7 +420,7 @@ invalid parameter "path=../html/creds"
 
 
 
-=== TEST 32: hash with cost 03
+=== TEST 33: hash with cost 03
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -423,7 +434,7 @@ invalid parameter "path=../html/creds"
 
 
 
-=== TEST 33: hash with cost 32
+=== TEST 34: hash with cost 32
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -437,7 +448,7 @@ invalid parameter "path=../html/creds"
 
 
 
-=== TEST 34: hash one character short
+=== TEST 35: hash one character short
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -451,7 +462,7 @@ invalid parameter "path=../html/creds"
 
 
 
-=== TEST 35: hash one character long
+=== TEST 36: hash one character long
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -465,7 +476,7 @@ invalid parameter "path=../html/creds"
 
 
 
-=== TEST 36: hash with a character outside bcrypt base64
+=== TEST 37: hash with a character outside bcrypt base64
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -479,7 +490,7 @@ invalid parameter "path=../html/creds"
 
 
 
-=== TEST 37: perms not a number
+=== TEST 38: perms not a number
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -493,7 +504,7 @@ invalid parameter "path=../html/creds"
 
 
 
-=== TEST 38: perms empty
+=== TEST 39: perms empty
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -507,7 +518,7 @@ invalid parameter "path=../html/creds"
 
 
 
-=== TEST 39: perms above 32 bits
+=== TEST 40: perms above 32 bits
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -521,7 +532,7 @@ invalid parameter "path=../html/creds"
 
 
 
-=== TEST 40: perms with 9 hex digits
+=== TEST 41: perms with 9 hex digits
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -535,7 +546,7 @@ invalid parameter "path=../html/creds"
 
 
 
-=== TEST 41: perms with a bad hex digit
+=== TEST 42: perms with a bad hex digit
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -549,7 +560,7 @@ invalid parameter "path=../html/creds"
 
 
 
-=== TEST 42: the same device twice
+=== TEST 43: the same device twice
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -563,7 +574,7 @@ invalid parameter "path=../html/creds"
 
 
 
-=== TEST 43: iot_auth_max_pending 0
+=== TEST 44: iot_auth_max_pending 0
 --- config
     location = /t {
         iot_auth_max_pending 0;
@@ -575,7 +586,7 @@ value must be between 1 and 1000000
 
 
 
-=== TEST 44: iot_auth_max_pending above 1000000
+=== TEST 45: iot_auth_max_pending above 1000000
 --- config
     location = /t {
         iot_auth_max_pending 1000001;
@@ -587,7 +598,7 @@ value must be between 1 and 1000000
 
 
 
-=== TEST 45: iot_auth_max_pending -1
+=== TEST 46: iot_auth_max_pending -1
 --- config
     location = /t {
         iot_auth_max_pending -1;
@@ -599,7 +610,7 @@ value must be between 1 and 1000000
 
 
 
-=== TEST 46: iot_auth_max_pending abc
+=== TEST 47: iot_auth_max_pending abc
 --- config
     location = /t {
         iot_auth_max_pending abc;
@@ -611,7 +622,7 @@ value must be between 1 and 1000000
 
 
 
-=== TEST 47: iot_auth_require_perms not a number
+=== TEST 48: iot_auth_require_perms not a number
 --- config
     location = /t {
         iot_auth_require_perms rw;
@@ -623,7 +634,7 @@ invalid perms mask "rw", it must be a decimal or 0x hexadecimal 32-bit number
 
 
 
-=== TEST 48: iot_auth_require_perms above 32 bits
+=== TEST 49: iot_auth_require_perms above 32 bits
 --- config
     location = /t {
         iot_auth_require_perms 0x100000000;
@@ -635,7 +646,7 @@ invalid perms mask "0x100000000", it must be a decimal or 0x hexadecimal 32-bit 
 
 
 
-=== TEST 49: iot_auth_secret_file missing
+=== TEST 50: iot_auth_secret_file missing
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_secret_file ../html/nope;
@@ -646,7 +657,7 @@ invalid perms mask "0x100000000", it must be a decimal or 0x hexadecimal 32-bit 
 
 
 
-=== TEST 50: iot_auth_secret_file of 31 bytes and a newline
+=== TEST 51: iot_auth_secret_file of 31 bytes and a newline
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_secret_file ../html/secret;
@@ -659,7 +670,7 @@ invalid perms mask "0x100000000", it must be a decimal or 0x hexadecimal 32-bit 
 
 
 
-=== TEST 51: iot_auth_secret_file in a server block
+=== TEST 52: iot_auth_secret_file in a server block
 --- config
     iot_auth_secret_file ../html/secret;
 --- user_files eval
@@ -671,7 +682,7 @@ invalid perms mask "0x100000000", it must be a decimal or 0x hexadecimal 32-bit 
 
 
 
-=== TEST 52: iot_auth_status with an unknown format
+=== TEST 53: iot_auth_status with an unknown format
 --- config
     location = /status {
         iot_auth_status xml;
@@ -683,7 +694,7 @@ invalid format "xml", it must be "prometheus" or "json"
 
 
 
-=== TEST 53: iot_auth_status with two formats
+=== TEST 54: iot_auth_status with two formats
 --- config
     location = /status {
         iot_auth_status json prometheus;
@@ -695,7 +706,7 @@ invalid number of arguments in "iot_auth_status" directive
 
 
 
-=== TEST 54: iot_auth_wait_timeout not a time
+=== TEST 55: iot_auth_wait_timeout not a time
 --- config
     location = /t {
         iot_auth_wait_timeout soon;
@@ -707,7 +718,7 @@ invalid number of arguments in "iot_auth_status" directive
 
 
 
-=== TEST 55: the iot_auth thread pool not declared
+=== TEST 56: the iot_auth thread pool not declared
 --- main_config
     thread_pool other threads=1;
 --- config
@@ -724,7 +735,7 @@ unknown thread pool "iot_auth"
 
 
 
-=== TEST 56: iot_auth_thread_pool naming an undeclared pool
+=== TEST 57: iot_auth_thread_pool naming an undeclared pool
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -740,7 +751,7 @@ unknown thread pool "other"
 
 
 
-=== TEST 57: iot_auth_lockout on
+=== TEST 58: iot_auth_lockout on
 --- config
     location = /t {
         iot_auth_lockout on;
@@ -752,7 +763,7 @@ unknown thread pool "other"
 
 
 
-=== TEST 58: iot_auth_lockout with failures= alone
+=== TEST 59: iot_auth_lockout with failures= alone
 --- config
     location = /t {
         iot_auth_lockout failures=5;
@@ -764,7 +775,7 @@ unknown thread pool "other"
 
 
 
-=== TEST 59: iot_auth_lockout with two parameters
+=== TEST 60: iot_auth_lockout with two parameters
 --- config
     location = /t {
         iot_auth_lockout failures=5 window=1m;
@@ -776,7 +787,7 @@ invalid number of arguments in "iot_auth_lockout" directive
 
 
 
-=== TEST 60: iot_auth_lockout with four parameters
+=== TEST 61: iot_auth_lockout with four parameters
 --- config
     location = /t {
         iot_auth_lockout failures=5 window=1m duration=5m failures=6;
@@ -788,7 +799,7 @@ invalid number of arguments in "iot_auth_lockout" directive
 
 
 
-=== TEST 61: iot_auth_lockout failures=0
+=== TEST 62: iot_auth_lockout failures=0
 --- config
     location = /t {
         iot_auth_lockout failures=0 window=1m duration=5m;
@@ -800,7 +811,7 @@ invalid parameter "failures=0"
 
 
 
-=== TEST 62: iot_auth_lockout failures=65536
+=== TEST 63: iot_auth_lockout failures=65536
 --- config
     location = /t {
         iot_auth_lockout window=1m failures=65536 duration=5m;
@@ -812,7 +823,7 @@ invalid parameter "failures=65536"
 
 
 
-=== TEST 63: iot_auth_lockout failures=-1
+=== TEST 64: iot_auth_lockout failures=-1
 --- config
     location = /t {
         iot_auth_lockout failures=-1 window=1m duration=5m;
@@ -824,7 +835,7 @@ invalid parameter "failures=-1"
 
 
 
-=== TEST 64: iot_auth_lockout failures not a number
+=== TEST 65: iot_auth_lockout failures not a number
 --- config
     location = /t {
         iot_auth_lockout failures=five window=1m duration=5m;
@@ -836,7 +847,7 @@ invalid parameter "failures=five"
 
 
 
-=== TEST 65: iot_auth_lockout failures= empty
+=== TEST 66: iot_auth_lockout failures= empty
 --- config
     location = /t {
         iot_auth_lockout failures= window=1m duration=5m;
@@ -848,7 +859,7 @@ invalid parameter "failures="
 
 
 
-=== TEST 66: iot_auth_lockout window=0
+=== TEST 67: iot_auth_lockout window=0
 --- config
     location = /t {
         iot_auth_lockout failures=5 window=0 duration=5m;
@@ -860,7 +871,7 @@ invalid parameter "window=0"
 
 
 
-=== TEST 67: iot_auth_lockout window not a time
+=== TEST 68: iot_auth_lockout window not a time
 --- config
     location = /t {
         iot_auth_lockout failures=5 window=soon duration=5m;
@@ -872,7 +883,7 @@ invalid parameter "window=soon"
 
 
 
-=== TEST 68: iot_auth_lockout window= empty
+=== TEST 69: iot_auth_lockout window= empty
 --- config
     location = /t {
         iot_auth_lockout failures=5 duration=5m window=;
@@ -884,7 +895,7 @@ invalid parameter "window="
 
 
 
-=== TEST 69: iot_auth_lockout duration=0
+=== TEST 70: iot_auth_lockout duration=0
 --- config
     location = /t {
         iot_auth_lockout failures=5 window=1m duration=0;
@@ -896,7 +907,7 @@ invalid parameter "duration=0"
 
 
 
-=== TEST 70: iot_auth_lockout duration negative
+=== TEST 71: iot_auth_lockout duration negative
 --- config
     location = /t {
         iot_auth_lockout failures=5 window=1m duration=-1s;
@@ -908,7 +919,7 @@ invalid parameter "duration=-1s"
 
 
 
-=== TEST 71: iot_auth_lockout with an unknown parameter
+=== TEST 72: iot_auth_lockout with an unknown parameter
 --- config
     location = /t {
         iot_auth_lockout failures=5 window=1m limit=5m;
@@ -920,7 +931,7 @@ invalid parameter "limit=5m"
 
 
 
-=== TEST 72: iot_auth_lockout off with parameters
+=== TEST 73: iot_auth_lockout off with parameters
 --- config
     location = /t {
         iot_auth_lockout off window=1m duration=5m;
@@ -932,7 +943,7 @@ invalid parameter "off"
 
 
 
-=== TEST 73: iot_auth_lockout without duration=
+=== TEST 74: iot_auth_lockout without duration=
 --- config
     location = /t {
         iot_auth_lockout failures=5 window=1m window=2m;
@@ -944,7 +955,7 @@ invalid parameter "off"
 
 
 
-=== TEST 74: iot_auth_lockout without failures=
+=== TEST 75: iot_auth_lockout without failures=
 --- config
     location = /t {
         iot_auth_lockout duration=5m window=1m duration=6m;
@@ -956,7 +967,7 @@ invalid parameter "off"
 
 
 
-=== TEST 75: iot_auth_lockout without window=
+=== TEST 76: iot_auth_lockout without window=
 --- config
     location = /t {
         iot_auth_lockout failures=5 duration=5m failures=6;
@@ -968,7 +979,7 @@ invalid parameter "off"
 
 
 
-=== TEST 76: iot_auth_lockout twice in one location
+=== TEST 77: iot_auth_lockout twice in one location
 --- config
     location = /t {
         iot_auth_lockout off;
@@ -981,7 +992,7 @@ invalid parameter "off"
 
 
 
-=== TEST 77: iot_auth_redis without an address
+=== TEST 78: iot_auth_redis without an address
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis;
@@ -993,7 +1004,7 @@ invalid number of arguments in "iot_auth_redis" directive
 
 
 
-=== TEST 78: iot_auth_redis port 0
+=== TEST 79: iot_auth_redis port 0
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:0;
@@ -1005,7 +1016,7 @@ invalid port in redis address "127.0.0.1:0"
 
 
 
-=== TEST 79: iot_auth_redis port 65536
+=== TEST 80: iot_auth_redis port 65536
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:65536;
@@ -1017,7 +1028,7 @@ invalid port in redis address "127.0.0.1:65536"
 
 
 
-=== TEST 80: iot_auth_redis with an empty port
+=== TEST 81: iot_auth_redis with an empty port
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:;
@@ -1029,7 +1040,7 @@ invalid port in redis address "127.0.0.1:"
 
 
 
-=== TEST 81: iot_auth_redis without a host
+=== TEST 82: iot_auth_redis without a host
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis :6379;
@@ -1041,7 +1052,7 @@ no host in redis address ":6379"
 
 
 
-=== TEST 82: iot_auth_redis address with a path
+=== TEST 83: iot_auth_redis address with a path
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:6379/1;
@@ -1053,7 +1064,7 @@ invalid host in redis address "127.0.0.1:6379/1"
 
 
 
-=== TEST 83: iot_auth_redis unix: without a path
+=== TEST 84: iot_auth_redis unix: without a path
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis unix:;
@@ -1065,7 +1076,7 @@ no path in the unix domain socket in redis address "unix:"
 
 
 
-=== TEST 84: iot_auth_redis db not a number
+=== TEST 85: iot_auth_redis db not a number
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:1 db=one;
@@ -1077,7 +1088,7 @@ invalid db "db=one"
 
 
 
-=== TEST 85: iot_auth_redis db negative
+=== TEST 86: iot_auth_redis db negative
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:1 db=-1;
@@ -1089,7 +1100,7 @@ invalid db "db=-1"
 
 
 
-=== TEST 86: iot_auth_redis db above 32 bits
+=== TEST 87: iot_auth_redis db above 32 bits
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:1 db=2147483648;
@@ -1101,7 +1112,7 @@ invalid db "db=2147483648"
 
 
 
-=== TEST 87: iot_auth_redis db= empty
+=== TEST 88: iot_auth_redis db= empty
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:1 db=;
@@ -1113,7 +1124,7 @@ invalid db "db="
 
 
 
-=== TEST 88: iot_auth_redis password= empty
+=== TEST 89: iot_auth_redis password= empty
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:1 password=;
@@ -1125,7 +1136,7 @@ empty redis password
 
 
 
-=== TEST 89: iot_auth_redis connect_timeout=0
+=== TEST 90: iot_auth_redis connect_timeout=0
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:1 connect_timeout=0;
@@ -1137,7 +1148,7 @@ invalid connect_timeout "connect_timeout=0"
 
 
 
-=== TEST 90: iot_auth_redis timeout not a time
+=== TEST 91: iot_auth_redis timeout not a time
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:1 timeout=soon;
@@ -1149,7 +1160,7 @@ invalid timeout "timeout=soon"
 
 
 
-=== TEST 91: iot_auth_redis revoke_channel= empty
+=== TEST 92: iot_auth_redis revoke_channel= empty
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:1 revoke_channel=;
@@ -1161,7 +1172,7 @@ invalid revoke_channel "revoke_channel="
 
 
 
-=== TEST 92: iot_auth_redis with an unknown parameter
+=== TEST 93: iot_auth_redis with an unknown parameter
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:1 db=1 ssl=on;
@@ -1173,7 +1184,7 @@ invalid parameter "ssl=on"
 
 
 
-=== TEST 93: iot_auth_redis with a bare parameter name
+=== TEST 94: iot_auth_redis with a bare parameter name
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:1 db;
@@ -1185,7 +1196,7 @@ invalid parameter "db"
 
 
 
-=== TEST 94: iot_auth_redis twice
+=== TEST 95: iot_auth_redis twice
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:1;
@@ -1198,7 +1209,7 @@ invalid parameter "db"
 
 
 
-=== TEST 95: iot_auth_redis in a server block
+=== TEST 96: iot_auth_redis in a server block
 --- config
     iot_auth_redis 127.0.0.1:1;
 --- must_die
@@ -1208,7 +1219,7 @@ invalid parameter "db"
 
 
 
-=== TEST 96: iot_auth_redis_key with two prefixes
+=== TEST 97: iot_auth_redis_key with two prefixes
 --- config
     location = /t {
         iot_auth_redis_key iot: device:;
@@ -1220,7 +1231,7 @@ invalid number of arguments in "iot_auth_redis_key" directive
 
 
 
-=== TEST 97: iot_auth_redis_key twice in one location
+=== TEST 98: iot_auth_redis_key twice in one location
 --- config
     location = /t {
         iot_auth_redis_key iot:;
@@ -1233,7 +1244,7 @@ invalid number of arguments in "iot_auth_redis_key" directive
 
 
 
-=== TEST 98: iot_auth_stale_if_error not a time
+=== TEST 99: iot_auth_stale_if_error not a time
 --- config
     location = /t {
         iot_auth_stale_if_error soon;
@@ -1245,7 +1256,7 @@ invalid number of arguments in "iot_auth_redis_key" directive
 
 
 
-=== TEST 99: iot_auth_stale_if_error negative
+=== TEST 100: iot_auth_stale_if_error negative
 --- config
     location = /t {
         iot_auth_stale_if_error -1s;
@@ -1257,7 +1268,7 @@ invalid number of arguments in "iot_auth_redis_key" directive
 
 
 
-=== TEST 100: iot_auth_stale_if_error twice in one location
+=== TEST 101: iot_auth_stale_if_error twice in one location
 --- config
     location = /t {
         iot_auth_stale_if_error 1s;
@@ -1270,7 +1281,7 @@ invalid number of arguments in "iot_auth_redis_key" directive
 
 
 
-=== TEST 101: comments, blank lines, indentation and CRLF in the credentials file
+=== TEST 102: comments, blank lines, indentation and CRLF in the credentials file
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -1304,7 +1315,7 @@ invalid number of arguments in "iot_auth_redis_key" directive
 
 
 
-=== TEST 102: $2a$, $2b$ and $2y$ hashes
+=== TEST 103: $2a$, $2b$ and $2y$ hashes
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -1333,7 +1344,7 @@ dev3:$2a$05$4xEyD0z1/AAnPo.LJBnX3OQv43cFiszXMx2u3yWEp0VRtmJw4NIBq
 
 
 
-=== TEST 103: device ids with ':' (MAC addresses) and of 128 bytes
+=== TEST 104: device ids with ':' (MAC addresses) and of 128 bytes
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -1367,7 +1378,7 @@ dev3:$2a$05$4xEyD0z1/AAnPo.LJBnX3OQv43cFiszXMx2u3yWEp0VRtmJw4NIBq
 
 
 
-=== TEST 104: perms in decimal and 0x hex, last line without a newline
+=== TEST 105: perms in decimal and 0x hex, last line without a newline
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -1401,7 +1412,7 @@ dev3:$2a$05$4xEyD0z1/AAnPo.LJBnX3OQv43cFiszXMx2u3yWEp0VRtmJw4NIBq
 
 
 
-=== TEST 105: a 32-byte secret file with a trailing CRLF
+=== TEST 106: a 32-byte secret file with a trailing CRLF
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_secret_file ../html/secret;
@@ -1430,7 +1441,7 @@ dev3:$2a$05$4xEyD0z1/AAnPo.LJBnX3OQv43cFiszXMx2u3yWEp0VRtmJw4NIBq
 
 
 
-=== TEST 106: the three forms of iot_auth_status
+=== TEST 107: the three forms of iot_auth_status
 --- config
     location = /s0 {
         iot_auth_status;
@@ -1457,7 +1468,7 @@ dev3:$2a$05$4xEyD0z1/AAnPo.LJBnX3OQv43cFiszXMx2u3yWEp0VRtmJw4NIBq
 
 
 
-=== TEST 107: every zone parameter at its limits
+=== TEST 108: every zone parameter at its limits
 --- http_config
     iot_auth_zone zone=a:32k ttl=1h negative_ttl=0 refresh=100%;
     iot_auth_zone zone=b:1m ttl=1ms negative_ttl=1d refresh=1%;
@@ -1495,7 +1506,7 @@ dev3:$2a$05$4xEyD0z1/AAnPo.LJBnX3OQv43cFiszXMx2u3yWEp0VRtmJw4NIBq
 
 
 
-=== TEST 108: iot_auth off under a server-wide iot_auth
+=== TEST 109: iot_auth off under a server-wide iot_auth
 --- config
     iot_auth zone=iot;
     iot_auth_credentials file=../html/creds;
@@ -1523,7 +1534,7 @@ dev3:$2a$05$4xEyD0z1/AAnPo.LJBnX3OQv43cFiszXMx2u3yWEp0VRtmJw4NIBq
 
 
 
-=== TEST 109: an empty credentials file: every device is unknown
+=== TEST 110: an empty credentials file: every device is unknown
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -1550,7 +1561,7 @@ X-Result: UNKNOWN
 
 
 
-=== TEST 110: iot_auth_lockout at its limits, inherited and turned off
+=== TEST 111: iot_auth_lockout at its limits, inherited and turned off
 --- log_level: info
 --- http_config
     iot_auth_zone zone=iot:1m;
@@ -1621,7 +1632,7 @@ device "dev3" rejected: device locked out
 
 
 
-=== TEST 111: a valid iot_auth_redis starts without a Redis listening
+=== TEST 112: a valid iot_auth_redis starts without a Redis listening
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:1 db=2147483647 password=p4ss:w0rd
@@ -1665,7 +1676,7 @@ ok
 
 
 
-=== TEST 112: iot_auth_redis on a unix socket that does not exist yet
+=== TEST 113: iot_auth_redis on a unix socket that does not exist yet
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis unix:/nonexistent/iot-auth-redis.sock db=0;
