@@ -22,13 +22,6 @@ our $Creds = join '', (map { "$_:$SLOW\n" } qw(slow pair gone victim reload
                                                lat)),
                       (map { sprintf "d%02d:$FAST\n", $_ } 1 .. $DEVICES);
 
-sub device {
-    my ($id, %more) = @_;
-    my $token = delete $more{token} // 's3cret';
-
-    return { uri => '/p', %more,
-             headers => { 'X-Device-Id' => $id, 'X-Device-Token' => $token } };
-}
 
 sub log_file {
     return "$ENV{TEST_NGINX_SERVER_ROOT}/logs/$_[0]";
@@ -111,8 +104,9 @@ __DATA__
 
 === TEST 1: 200 concurrent requests for one cold device run one bcrypt
 --- init
-my @r = IotAuthTest::herd([ map { ::device('slow') } 1 .. $::HERD ],
-                         timeout => $::WAIT);
+my @r = IotAuthTest::herd(
+    [ map { IotAuthTest::p_req('slow', 's3cret') } 1 .. $::HERD ],
+    timeout => $::WAIT);
 IotAuthTest::write_html('herd.txt', IotAuthTest::tally(@r));
 --- request eval
 ["GET /herd.txt", "GET /status"]
@@ -130,7 +124,7 @@ IotAuthTest::write_html('herd.txt', IotAuthTest::tally(@r));
 --- init
 my @reqs;
 for my $i (1 .. 10) {
-    push @reqs, map { ::device(sprintf 'd%02d', $_) } 1 .. $::DEVICES;
+    push @reqs, map { IotAuthTest::p_req(sprintf('d%02d', $_), 's3cret') } 1 .. $::DEVICES;
 }
 IotAuthTest::write_html('herd.txt',
     IotAuthTest::tally(IotAuthTest::herd(\@reqs, timeout => $::WAIT)));
@@ -148,7 +142,8 @@ IotAuthTest::write_html('herd.txt',
 
 === TEST 3: a wrong token in flight for the same device does not hold up the right one
 --- init
-my @reqs = map { (::device('pair'), ::device('pair', token => 'wrong')) } 1 .. 10;
+my @reqs = map { (IotAuthTest::p_req('pair', 's3cret'),
+                  IotAuthTest::p_req('pair', 'wrong')) } 1 .. 10;
 my @r = IotAuthTest::herd(\@reqs, timeout => $::WAIT);
 IotAuthTest::write_html('good.txt', IotAuthTest::tally(@r[grep { $_ % 2 == 0 } 0 .. $#r]));
 IotAuthTest::write_html('bad.txt', IotAuthTest::tally(@r[grep { $_ % 2 == 1 } 0 .. $#r]));
@@ -166,8 +161,8 @@ IotAuthTest::write_html('bad.txt', IotAuthTest::tally(@r[grep { $_ % 2 == 1 } 0 
 
 === TEST 4: the owner's client hangs up, its waiters are still answered
 --- init
-my @reqs = (::device('gone', abort_after => 0.02),
-            map { ::device('gone', delay => 0.01) } 1 .. 20);
+my @reqs = (IotAuthTest::p_req('gone', 's3cret', abort_after => 0.02),
+            map { IotAuthTest::p_req('gone', 's3cret', delay => 0.01) } 1 .. 20);
 IotAuthTest::write_html('herd.txt',
     IotAuthTest::tally(IotAuthTest::herd(\@reqs, timeout => $::WAIT)));
 --- request eval
@@ -184,7 +179,9 @@ IotAuthTest::write_html('herd.txt',
 
 === TEST 5: the owner's worker is killed mid-bcrypt, a waiter takes over
 --- init
-my @reqs = (::device('victim'), map { ::device('victim', delay => 0.03) } 1 .. 20);
+my @reqs = (IotAuthTest::p_req('victim', 's3cret'),
+            map { IotAuthTest::p_req('victim', 's3cret', delay => 0.03) }
+                1 .. 20);
 my $killed;
 my @r = IotAuthTest::herd(\@reqs, timeout => $::WAIT, at => [0.08, sub {
     my $pid = ::bcrypt_owner('victim') or die "no bcrypt owner found";
@@ -219,8 +216,8 @@ IotAuthTest::write_html('herd.txt', sprintf "owner:%s answered:%s other:%d slow:
 
 === TEST 6: a reload in the middle of a herd strands nobody
 --- init
-my @reqs = ((map { ::device('reload') } 1 .. 60),
-            (map { ::device('reload', delay => 0.3) } 1 .. 20));
+my @reqs = ((map { IotAuthTest::p_req('reload', 's3cret') } 1 .. 60),
+            (map { IotAuthTest::p_req('reload', 's3cret', delay => 0.3) } 1 .. 20));
 my @r = IotAuthTest::herd(\@reqs, timeout => $::WAIT,
                          at => [0.05, sub { kill 'HUP', ::master_pid() }]);
 IotAuthTest::write_html('herd.txt', IotAuthTest::tally(@r));
@@ -239,8 +236,9 @@ IotAuthTest::write_html('herd.txt', IotAuthTest::tally(@r));
 
 === TEST 7: waiters resume right after the verdict (wake-up latency)
 --- init
-my @r = IotAuthTest::herd([ map { ::device('lat') } 1 .. $::HERD / 2 ],
-                         timeout => $::WAIT);
+my @r = IotAuthTest::herd(
+    [ map { IotAuthTest::p_req('lat', 's3cret') } 1 .. $::HERD / 2 ],
+    timeout => $::WAIT);
 my (%owner, @waits);
 open my $fh, '<', ::log_file('herd.log') or die "herd.log: $!";
 while (<$fh>) {

@@ -19,10 +19,6 @@ our $WAIT = $VG ? 120 : 30;
 our $Creds = "slow:$SLOW\n"
              . join '', map { sprintf "d%02d:$FAST\n", $_ } 1 .. $DEVICES;
 
-sub device {
-    return { uri => '/p',
-             headers => { 'X-Device-Id' => $_[0], 'X-Device-Token' => 's3cret' } };
-}
 
 master_on();
 workers(4);
@@ -57,8 +53,9 @@ __DATA__
 
 === TEST 1: a herd for one cold device runs one bcrypt across four workers
 --- init
-my @r = IotAuthTest::herd([ map { ::device('slow') } 1 .. $::HERD ],
-                         timeout => $::WAIT);
+my @r = IotAuthTest::herd(
+    [ map { IotAuthTest::p_req('slow', 's3cret') } 1 .. $::HERD ],
+    timeout => $::WAIT);
 IotAuthTest::write_html('herd.txt', IotAuthTest::tally(@r));
 --- request eval
 ["GET /herd.txt", "GET /status"]
@@ -76,7 +73,7 @@ IotAuthTest::write_html('herd.txt', IotAuthTest::tally(@r));
 --- init
 my @reqs;
 for my $i (1 .. 10) {
-    push @reqs, map { ::device(sprintf 'd%02d', $_) } 1 .. $::DEVICES;
+    push @reqs, map { IotAuthTest::p_req(sprintf('d%02d', $_), 's3cret') } 1 .. $::DEVICES;
 }
 IotAuthTest::write_html('herd.txt',
     IotAuthTest::tally(IotAuthTest::herd(\@reqs, timeout => $::WAIT)));
