@@ -272,7 +272,7 @@ $(FUZZ_DIR)/nginx-nomain.o: $(ASAN_DIR)/src/core/nginx.o
 	@mkdir -p $(@D)
 	objcopy --redefine-sym main=ngx_fuzz_nginx_main $< $@
 
-$(FUZZ_DIR)/obj/%.o: $(CURDIR)/%.c $(CURDIR)/ngx_iot_auth_module.h \
+$(FUZZ_DIR)/obj/%.o: $(CURDIR)/%.c $(wildcard $(CURDIR)/*.h) \
                      $(ASAN_DIR)/Makefile
 	@mkdir -p $(@D)
 	$(SAN_CC) -c $(FUZZ_CFLAGS) -o $@ $<

@@ -11,31 +11,10 @@ static ngx_int_t ngx_iot_auth_file_read(ngx_conf_t *cf,
     ngx_iot_auth_file_t *file, ngx_str_t *text);
 static ngx_int_t ngx_iot_auth_file_parse(ngx_conf_t *cf,
     ngx_iot_auth_file_t *file, ngx_str_t *text);
-static ngx_int_t ngx_iot_auth_file_parse_line(ngx_iot_auth_record_t *rec,
-    u_char *p, u_char *last, char **err);
 static ngx_int_t ngx_iot_auth_file_sort(ngx_conf_t *cf,
     ngx_iot_auth_file_t *file);
 static int ngx_libc_cdecl ngx_iot_auth_file_cmp(const void *one,
     const void *two);
-
-
-/* bcrypt's base64 alphabet */
-
-static u_char  ngx_iot_auth_bcrypt64[256] = {
-    ['.'] = 1, ['/'] = 1,
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
-    ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
-    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
-    ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
-    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-    ['Y'] = 1, ['Z'] = 1,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
-    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
-    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
-    ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-    ['y'] = 1, ['z'] = 1
-};
 
 
 ngx_iot_auth_file_t *
@@ -181,7 +160,7 @@ ngx_iot_auth_file_parse(ngx_conf_t *cf, ngx_iot_auth_file_t *file,
             last = end;
         }
 
-        rc = ngx_iot_auth_file_parse_line(rec, p, last, &err);
+        rc = ngx_iot_auth_record_parse_line(p, last, rec, &err);
 
         if (rc == NGX_ERROR) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s in \"%V\" line %ui",
@@ -195,136 +174,6 @@ ngx_iot_auth_file_parse(ngx_conf_t *cf, ngx_iot_auth_file_t *file,
     }
 
     file->nrecords = rec - file->records;
-
-    return NGX_OK;
-}
-
-
-/*
- * "device_id:bcrypt_hash[:perms]"; the hash is the last field that
- * starts with "$2", so ids may hold ':'; NGX_DECLINED for a blank or
- * comment line
- */
-
-static ngx_int_t
-ngx_iot_auth_file_parse_line(ngx_iot_auth_record_t *rec, u_char *p,
-    u_char *last, char **err)
-{
-    u_char  *hash, *q;
-
-    if (last > p && last[-1] == '\r') {
-        last--;
-    }
-
-    while (p < last && (*p == ' ' || *p == '\t')) {
-        p++;
-    }
-
-    if (p == last || *p == '#') {
-        return NGX_DECLINED;
-    }
-
-    hash = NULL;
-
-    for (q = last; q - p >= 3; q--) {
-        if (q[-3] == ':' && q[-2] == '$' && q[-1] == '2') {
-            hash = q - 2;
-            break;
-        }
-    }
-
-    if (hash == NULL) {
-        *err = "no bcrypt hash";
-        return NGX_ERROR;
-    }
-
-    rec->id.data = p;
-    rec->id.len = hash - 1 - p;
-
-    if (rec->id.len == 0 || rec->id.len > NGX_IOT_AUTH_DEVICE_MAX) {
-        *err = "device id must be 1 to 128 bytes";
-        return NGX_ERROR;
-    }
-
-    for (q = p; q < hash - 1; q++) {
-        if (*q < 0x21 || *q > 0x7e) {
-            *err = "device id must be visible ASCII";
-            return NGX_ERROR;
-        }
-    }
-
-    q = ngx_strlchr(hash, last, ':');
-
-    if (ngx_iot_auth_valid_hash(hash, (q ? q : last) - hash) != NGX_OK) {
-        *err = "invalid bcrypt hash";
-        return NGX_ERROR;
-    }
-
-    rec->hash = hash;
-    rec->perms = 0;
-
-    if (q && ngx_iot_auth_parse_perms(q + 1, last - q - 1, &rec->perms)
-             != NGX_OK)
-    {
-        *err = "invalid perms";
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-/* "$2a$", "$2b$" or "$2y$", cost 04 to 31, 53 bcrypt-base64 characters */
-
-ngx_int_t
-ngx_iot_auth_valid_hash(u_char *p, size_t len)
-{
-    ngx_int_t   cost;
-    ngx_uint_t  i;
-
-    if (len != NGX_IOT_AUTH_HASH_LEN
-        || p[0] != '$' || p[1] != '2'
-        || (p[2] != 'a' && p[2] != 'b' && p[2] != 'y')
-        || p[3] != '$' || p[6] != '$')
-    {
-        return NGX_ERROR;
-    }
-
-    cost = ngx_atoi(p + 4, 2);
-
-    if (cost < 4 || cost > 31) {
-        return NGX_ERROR;
-    }
-
-    for (i = 7; i < NGX_IOT_AUTH_HASH_LEN; i++) {
-        if (!ngx_iot_auth_bcrypt64[p[i]]) {
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-/* a decimal or "0x" hexadecimal 32-bit mask */
-
-ngx_int_t
-ngx_iot_auth_parse_perms(u_char *p, size_t len, uint32_t *perms)
-{
-    ngx_int_t  n;
-
-    if (len > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-        n = (len <= 10) ? ngx_hextoi(p + 2, len - 2) : NGX_ERROR;
-
-    } else {
-        n = (len <= 10) ? ngx_atoi(p, len) : NGX_ERROR;
-    }
-
-    if (n == NGX_ERROR || (uint64_t) n > 0xffffffff) {
-        return NGX_ERROR;
-    }
-
-    *perms = (uint32_t) n;
 
     return NGX_OK;
 }

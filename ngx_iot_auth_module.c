@@ -27,7 +27,6 @@ static ngx_iot_auth_ctx_t *ngx_iot_auth_create_ctx(ngx_http_request_t *r);
 static void ngx_iot_auth_cleanup(void *data);
 static ngx_int_t ngx_iot_auth_read_credentials(ngx_http_request_t *r,
     ngx_iot_auth_loc_conf_t *iacf, ngx_iot_auth_ctx_t *ctx);
-static ngx_uint_t ngx_iot_auth_visible(ngx_str_t *s, size_t max);
 static ngx_int_t ngx_iot_auth_act(ngx_http_request_t *r,
     ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_action_e action);
 static ngx_int_t ngx_iot_auth_fetch(ngx_http_request_t *r,
@@ -435,7 +434,7 @@ ngx_iot_auth_read_credentials(ngx_http_request_t *r,
                                    NGX_HTTP_UNAUTHORIZED);
     }
 
-    if (!ngx_iot_auth_visible(&ctx->device, NGX_IOT_AUTH_DEVICE_MAX)) {
+    if (!ngx_iot_auth_record_valid_id(ctx->device.data, ctx->device.len)) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "iot_auth: malformed device id of %uz bytes",
                       ctx->device.len);
@@ -444,7 +443,7 @@ ngx_iot_auth_read_credentials(ngx_http_request_t *r,
                                    NGX_HTTP_BAD_REQUEST);
     }
 
-    if (!ngx_iot_auth_visible(&ctx->token, NGX_IOT_AUTH_TOKEN_MAX)) {
+    if (!ngx_iot_auth_record_valid_token(ctx->token.data, ctx->token.len)) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "iot_auth: device \"%V\" sent a malformed token "
                       "of %uz bytes", &ctx->device, ctx->token.len);
@@ -469,27 +468,6 @@ ngx_iot_auth_read_credentials(ngx_http_request_t *r,
     ctx->lockout = &iacf->lockout;
 
     return NGX_OK;
-}
-
-
-/* 1 to max bytes, each 0x21 to 0x7e */
-
-static ngx_uint_t
-ngx_iot_auth_visible(ngx_str_t *s, size_t max)
-{
-    size_t  i;
-
-    if (s->len > max) {
-        return 0;
-    }
-
-    for (i = 0; i < s->len; i++) {
-        if (s->data[i] < 0x21 || s->data[i] > 0x7e) {
-            return 0;
-        }
-    }
-
-    return 1;
 }
 
 
@@ -1158,17 +1136,13 @@ ngx_iot_auth_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static ngx_uint_t
 ngx_iot_auth_zone_name(ngx_str_t *name)
 {
-    size_t  i;
+    u_char  *last;
 
-    for (i = 0; i < name->len; i++) {
-        if (name->data[i] < 0x21 || name->data[i] > 0x7e
-            || name->data[i] == '"' || name->data[i] == '\\')
-        {
-            return 0;
-        }
-    }
+    last = name->data + name->len;
 
-    return 1;
+    return ngx_iot_auth_record_visible(name->data, name->len, name->len)
+           && ngx_strlchr(name->data, last, '"') == NULL
+           && ngx_strlchr(name->data, last, '\\') == NULL;
 }
 
 
@@ -1302,7 +1276,7 @@ ngx_iot_auth_require_perms(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (ngx_iot_auth_parse_perms(value[1].data, value[1].len, &perms)
+    if (ngx_iot_auth_record_parse_perms(value[1].data, value[1].len, &perms)
         != NGX_OK)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -14,13 +14,12 @@
 
 #include <openssl/evp.h>
 
+#include "ngx_iot_auth_record.h"
+
 
 #define NGX_IOT_AUTH_DIGEST_LEN      32
 #define NGX_IOT_AUTH_FPRINT_LEN      16
 #define NGX_IOT_AUTH_KEY_LEN         32
-#define NGX_IOT_AUTH_DEVICE_MAX      128
-#define NGX_IOT_AUTH_TOKEN_MAX       72
-#define NGX_IOT_AUTH_HASH_LEN        60
 #define NGX_IOT_AUTH_NEGATIVES       4
 
 #define NGX_IOT_AUTH_STATUS_PROMETHEUS  1
@@ -152,13 +151,6 @@ typedef struct {
     ngx_str_t                   *secret;
     EVP_MAC_CTX                 *mac;
 } ngx_iot_auth_zone_t;
-
-
-typedef struct {
-    ngx_str_t                    id;
-    u_char                      *hash;
-    uint32_t                     perms;
-} ngx_iot_auth_record_t;
 
 
 typedef struct {
@@ -319,9 +311,7 @@ ngx_int_t ngx_iot_auth_flight_init_process(ngx_cycle_t *cycle);
 ngx_iot_auth_file_t *ngx_iot_auth_file_load(ngx_conf_t *cf, ngx_str_t *path);
 ngx_iot_auth_record_t *ngx_iot_auth_file_find(ngx_iot_auth_file_t *file,
     ngx_str_t *id);
-ngx_int_t ngx_iot_auth_parse_perms(u_char *p, size_t len, uint32_t *perms);
 ngx_int_t ngx_iot_auth_store_id(ngx_str_t *text, uint64_t *id);
-ngx_int_t ngx_iot_auth_valid_hash(u_char *p, size_t len);
 
 char *ngx_iot_auth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_iot_auth_redis_init_process(ngx_cycle_t *cycle);

@@ -710,7 +710,6 @@ ngx_iot_auth_redis_message(redisAsyncContext *ac, void *r, void *privdata)
     ngx_iot_auth_redis_peer_t  *peer = privdata;
     redisReply                 *reply = r;
 
-    size_t       i;
     ngx_str_t    device;
     redisReply  *kind, *payload;
 
@@ -755,21 +754,10 @@ ngx_iot_auth_redis_message(redisAsyncContext *ac, void *r, void *privdata)
     device.data = (u_char *) payload->str;
     device.len = payload->len;
 
-    if (device.len == 0 || device.len > NGX_IOT_AUTH_DEVICE_MAX) {
-        goto invalid;
+    if (ngx_iot_auth_record_valid_id(device.data, device.len)) {
+        ngx_iot_auth_revoke(&device);
+        return;
     }
-
-    for (i = 0; i < device.len; i++) {
-        if (device.data[i] < 0x21 || device.data[i] > 0x7e) {
-            goto invalid;
-        }
-    }
-
-    ngx_iot_auth_revoke(&device);
-
-    return;
-
-invalid:
 
     ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                   "iot_auth: ignored a malformed device id of %uz bytes "
@@ -878,8 +866,9 @@ ngx_iot_auth_redis_parse(ngx_iot_auth_redis_cmd_t *cmd, redisReply *reply)
     }
 
     if (field[0]->type != REDIS_REPLY_STRING
-        || ngx_iot_auth_valid_hash((u_char *) field[0]->str, field[0]->len)
-           != NGX_OK)
+        || ngx_iot_auth_record_hash_cost((u_char *) field[0]->str,
+                                         field[0]->len)
+           == NGX_ERROR)
     {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "iot_auth: redis key \"%V\" has no valid \"hash\" "
@@ -890,8 +879,8 @@ ngx_iot_auth_redis_parse(ngx_iot_auth_redis_cmd_t *cmd, redisReply *reply)
     cmd->perms = 0;
 
     if (field[1]->type == REDIS_REPLY_STRING
-        && ngx_iot_auth_parse_perms((u_char *) field[1]->str, field[1]->len,
-                                    &cmd->perms)
+        && ngx_iot_auth_record_parse_perms((u_char *) field[1]->str,
+                                           field[1]->len, &cmd->perms)
            != NGX_OK)
     {
         ngx_log_error(NGX_LOG_ERR, log, 0,
