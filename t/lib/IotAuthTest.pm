@@ -20,7 +20,8 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT_OK = qw(herd tally write_html worker_pids
                     block_defaults p_defaults p_config p_files p_req creds
-                    summary herds steps wait_lines);
+                    summary herds steps wait_lines
+                    pinned_conns ka_send ka_status);
 
 # Sends one request per entry of $reqs, each on its own connection, and
 # waits for every answer (bounded by $opts{timeout}, default 30 s).
@@ -312,6 +313,98 @@ sub wait_lines {
             return if @lines >= $n;
         }
         sleep 0.025;
+    }
+}
+
+# Keep-alive connections grouped by the worker process that accepted
+# them, for blocks that must send requests to a chosen worker: a
+# connection stays in its worker for its whole life.  Opens connections
+# (at most 200, 10 s) until each of $opts{workers} (default 2) workers
+# holds $opts{per} of them (default 1), asking each connection which
+# worker it is in with GET $opts{uri} (default /pid: a location that
+# answers $pid).  Returns { pid => [ socket, ... ] }; dies if the workers
+# could not all be reached.
+
+sub pinned_conns {
+    my (%opts) = @_;
+
+    my $port = $opts{port} // $ENV{TEST_NGINX_SERVER_PORT} // 1984;
+    my $workers = $opts{workers} // 2;
+    my $per = $opts{per} // 1;
+    my $uri = $opts{uri} // '/pid';
+    my $deadline = time + 10;
+    my (%by_pid, @spare);
+
+    for (1 .. 200) {
+        last if time > $deadline;
+
+        my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                         PeerPort => $port, Proto => 'tcp',
+                                         Timeout => 5)
+            or die "connect to 127.0.0.1:$port failed: $!";
+        ka_send($sock, $uri);
+        my ($status, $body) = ka_status($sock, 5);
+        die "GET $uri answered $status" unless $status eq '200';
+        chomp $body;
+
+        my $list = $by_pid{$body} //= [];
+        if (@$list < $per) {
+            push @$list, $sock;
+        } else {
+            push @spare, $sock;
+        }
+
+        my @full = grep { @{ $by_pid{$_} } >= $per } keys %by_pid;
+        if (@full >= $workers) {
+            close $_ for @spare;
+            return { map { $_ => $by_pid{$_} } @full };
+        }
+    }
+
+    die "could not reach $workers workers with $per connections each";
+}
+
+# Sends GET $uri with the given headers on a keep-alive connection.
+
+sub ka_send {
+    my ($sock, $uri, %headers) = @_;
+
+    my $hdrs = join '', map { "$_: $headers{$_}\r\n" } sort keys %headers;
+    print $sock "GET $uri HTTP/1.1\r\nHost: localhost\r\n$hdrs\r\n";
+    $sock->flush;
+}
+
+# Reads one response from a keep-alive connection, $timeout seconds at
+# most: returns its status ('timeout' or 'closed' if none came) and body.
+# The response must carry a Content-Length, as nginx's error pages,
+# empty_gif and static files do.
+
+sub ka_status {
+    my ($sock, $timeout) = @_;
+
+    my $sel = IO::Select->new($sock);
+    my $deadline = time + $timeout;
+    my $buf = '';
+
+    for ( ;; ) {
+        if ($buf =~ /^(.*?)\r\n\r\n/s) {
+            my $head = $1;
+            my ($len) = $head =~ /^Content-Length:\s*(\d+)/mi;
+            my $need = length($head) + 4 + ($len // 0);
+            if (length $buf >= $need) {
+                my ($status) = $head =~ m{^HTTP/1\.[01] (\d{3})};
+                return ($status // 'none', substr $buf, length($head) + 4,
+                        $len // 0);
+            }
+        }
+
+        my $left = $deadline - time;
+        return ('timeout', '') if $left <= 0;
+        next unless $sel->can_read($left);
+
+        my $n = sysread $sock, my $chunk, 65536;
+        return ('closed', '') unless $n;
+        $buf .= $chunk;
     }
 }
 
