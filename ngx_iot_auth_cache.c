@@ -24,9 +24,13 @@ static ngx_int_t ngx_iot_auth_cache_init_mac(ngx_iot_auth_zone_t *zone,
 static ngx_iot_auth_node_t *ngx_iot_auth_cache_get_locked(
     ngx_iot_auth_zone_t *zone, ngx_iot_auth_ctx_t *ctx);
 static ngx_iot_auth_node_t *ngx_iot_auth_cache_find_locked(
+    ngx_iot_auth_zone_t *zone, uint64_t store, ngx_str_t *id);
+static ngx_iot_auth_node_t *ngx_iot_auth_cache_first_locked(
     ngx_iot_auth_zone_t *zone, ngx_str_t *id);
+static ngx_int_t ngx_iot_auth_cache_cmp(uint64_t store, ngx_str_t *id,
+    ngx_iot_auth_node_t *node);
 static ngx_iot_auth_node_t *ngx_iot_auth_cache_create_locked(
-    ngx_iot_auth_zone_t *zone, ngx_str_t *id);
+    ngx_iot_auth_zone_t *zone, uint64_t store, ngx_str_t *id);
 static void ngx_iot_auth_cache_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_int_t ngx_iot_auth_cache_evict_locked(ngx_iot_auth_zone_t *zone,
@@ -51,12 +55,14 @@ static void ngx_iot_auth_cache_good_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_cred_t *cred);
 static void ngx_iot_auth_cache_bad_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx);
-static void ngx_iot_auth_cache_forget_locked(ngx_iot_auth_zone_t *zone,
+static void ngx_iot_auth_cache_retire_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node);
 static ngx_int_t ngx_iot_auth_cache_recheck_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node, ngx_iot_auth_cred_t *cred, uint64_t store);
+    ngx_iot_auth_node_t *node, ngx_iot_auth_cred_t *cred);
 static void ngx_iot_auth_cache_unknown_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node, uint64_t store);
+    ngx_iot_auth_node_t *node);
+static ngx_iot_auth_action_e ngx_iot_auth_cache_outcome_locked(
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx);
 static void ngx_iot_auth_cache_settle_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx,
     ngx_iot_auth_action_e action);
@@ -280,15 +286,14 @@ ngx_iot_auth_cache_revalidate(ngx_iot_auth_zone_t *zone,
     if (node->verified
         && CRYPTO_memcmp(node->digest, ctx->digest, NGX_IOT_AUTH_DIGEST_LEN)
            == 0
-        && ngx_iot_auth_cache_recheck_locked(zone, node, cred, ctx->store)
-           == NGX_OK)
+        && ngx_iot_auth_cache_recheck_locked(zone, node, cred) == NGX_OK)
     {
         ctx->perms = cred->perms;
         action = NGX_IOT_AUTH_ALLOW;
 
     } else {
         if (cred == NULL) {
-            ngx_iot_auth_cache_unknown_locked(zone, node, ctx->store);
+            ngx_iot_auth_cache_unknown_locked(zone, node);
         }
 
         action = ngx_iot_auth_cache_decide_locked(zone, node, ctx);
@@ -302,52 +307,95 @@ ngx_iot_auth_cache_revalidate(ngx_iot_auth_zone_t *zone,
 }
 
 
+/*
+ * the store could not answer: the verdict of this very token, made by
+ * this store, is served for stale_if_error past its expiry
+ */
+
+ngx_int_t
+ngx_iot_auth_cache_stale(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ctx_t *ctx,
+    ngx_msec_t stale_if_error)
+{
+    ngx_int_t             rc;
+    ngx_iot_auth_node_t  *node;
+
+    rc = NGX_DECLINED;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    node = ngx_iot_auth_cache_find_locked(zone, ctx->store, &ctx->device);
+
+    if (node && node->verified && node->good
+        && CRYPTO_memcmp(node->digest, ctx->digest, NGX_IOT_AUTH_DIGEST_LEN)
+           == 0
+        && (ngx_msec_int_t) (node->expire + stale_if_error - ngx_current_msec)
+           > 0)
+    {
+        ctx->perms = node->perms;
+        rc = NGX_OK;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return rc;
+}
+
+
 /* a background re-check of the store for a verdict past its refresh point */
 
 void
-ngx_iot_auth_cache_refresh(ngx_iot_auth_zone_t *zone, ngx_str_t *device,
-    u_char *digest, ngx_iot_auth_cred_t *cred, uint64_t store)
+ngx_iot_auth_cache_refresh(ngx_iot_auth_zone_t *zone, uint64_t store,
+    ngx_str_t *device, u_char *digest, ngx_iot_auth_cred_t *cred)
 {
     ngx_iot_auth_node_t  *node;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    node = ngx_iot_auth_cache_find_locked(zone, device);
+    node = ngx_iot_auth_cache_find_locked(zone, store, device);
 
     if (node && node->verified
         && CRYPTO_memcmp(node->digest, digest, NGX_IOT_AUTH_DIGEST_LEN) == 0
-        && ngx_iot_auth_cache_recheck_locked(zone, node, cred, store)
-           != NGX_OK
+        && ngx_iot_auth_cache_recheck_locked(zone, node, cred) != NGX_OK
         && cred == NULL)
     {
-        ngx_iot_auth_cache_unknown_locked(zone, node, store);
+        ngx_iot_auth_cache_unknown_locked(zone, node);
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 }
 
 
-/* drops every verdict of a device, at once */
+/*
+ * drops the verdicts of a device, in every store, at once; its lockout
+ * state stays: whoever can publish a device id must not be able to
+ * reset a lockout with it
+ */
 
 void
 ngx_iot_auth_cache_revoke(ngx_iot_auth_zone_t *zone, ngx_str_t *device)
 {
+    ngx_rbtree_node_t    *rn;
     ngx_iot_auth_node_t  *node;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    node = ngx_iot_auth_cache_find_locked(zone, device);
-
-    if (node && ngx_queue_empty(&node->flights)) {
-        ngx_iot_auth_cache_delete_locked(zone, node);
-
-    } else if (node) {
-        if (node->verified) {
-            ngx_iot_auth_cache_forget_locked(zone, node);
-        }
-
-        node->good = 0;
+    for (node = ngx_iot_auth_cache_first_locked(zone, device);
+         node != NULL;
+         node = (ngx_iot_auth_node_t *) rn)
+    {
+        ngx_iot_auth_cache_retire_locked(zone, node);
         node->unknown = 0;
+
+        rn = ngx_rbtree_next(&zone->sh->rbtree, &node->node);
+
+        if (rn == NULL
+            || ngx_memn2cmp(device->data,
+                            ((ngx_iot_auth_node_t *) rn)->id, device->len,
+                            ((ngx_iot_auth_node_t *) rn)->len)
+               != 0)
+        {
+            break;
+        }
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -356,12 +404,12 @@ ngx_iot_auth_cache_revoke(ngx_iot_auth_zone_t *zone, ngx_str_t *device)
 
 /*
  * extends a verdict whose stored hash is unchanged; otherwise the
- * verdict is dropped and the token must be verified again
+ * verdict is dropped and its token retired
  */
 
 static ngx_int_t
 ngx_iot_auth_cache_recheck_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node, ngx_iot_auth_cred_t *cred, uint64_t store)
+    ngx_iot_auth_node_t *node, ngx_iot_auth_cred_t *cred)
 {
     node->refreshing = 0;
 
@@ -370,13 +418,13 @@ ngx_iot_auth_cache_recheck_locked(ngx_iot_auth_zone_t *zone,
            == 0)
     {
         node->expire = ngx_current_msec + zone->ttl;
-        node->store = store;
+        node->version = cred->version;
         node->perms = cred->perms;
 
         return NGX_OK;
     }
 
-    ngx_iot_auth_cache_forget_locked(zone, node);
+    ngx_iot_auth_cache_retire_locked(zone, node);
 
     return NGX_DECLINED;
 }
@@ -384,16 +432,12 @@ ngx_iot_auth_cache_recheck_locked(ngx_iot_auth_zone_t *zone,
 
 static void
 ngx_iot_auth_cache_unknown_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node, uint64_t store)
+    ngx_iot_auth_node_t *node)
 {
-    if (node->verified) {
-        ngx_iot_auth_cache_forget_locked(zone, node);
-    }
+    ngx_iot_auth_cache_retire_locked(zone, node);
 
-    node->good = 0;
     node->unknown = 1;
     node->expire = ngx_current_msec + zone->negative_ttl;
-    node->store = store;
 }
 
 
@@ -413,7 +457,7 @@ ngx_iot_auth_cache_end_flight(ngx_iot_auth_zone_t *zone,
     ngx_shmtx_lock(&zone->shpool->mutex);
 
     node = (outcome == NGX_IOT_AUTH_NO_ANSWER)
-           ? ngx_iot_auth_cache_find_locked(zone, &ctx->device)
+           ? ngx_iot_auth_cache_find_locked(zone, ctx->store, &ctx->device)
            : ngx_iot_auth_cache_get_locked(zone, ctx);
 
     if (node == NULL) {
@@ -432,14 +476,14 @@ ngx_iot_auth_cache_end_flight(ngx_iot_auth_zone_t *zone,
         break;
 
     case NGX_IOT_AUTH_NO_DEVICE:
-        ngx_iot_auth_cache_unknown_locked(zone, node, ctx->store);
+        ngx_iot_auth_cache_unknown_locked(zone, node);
         break;
 
     default: /* NGX_IOT_AUTH_NO_ANSWER */
         break;
     }
 
-    workers = ngx_iot_auth_flight_finish_locked(zone, node, ctx);
+    workers = ngx_iot_auth_flight_finish_locked(zone, node, ctx, outcome);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -455,10 +499,11 @@ ngx_iot_auth_cache_good_locked(ngx_iot_auth_zone_t *zone,
     ngx_memcpy(node->digest, ctx->digest, NGX_IOT_AUTH_DIGEST_LEN);
     ngx_memcpy(node->fprint, cred->fprint, NGX_IOT_AUTH_FPRINT_LEN);
     node->perms = cred->perms;
-    node->store = cred->store;
+    node->version = cred->version;
     node->expire = ngx_current_msec + zone->ttl;
     node->unknown = 0;
     node->good = 1;
+    node->retired = 0;
     node->refreshing = 0;
     node->failures = 0;
 
@@ -482,6 +527,15 @@ ngx_iot_auth_cache_bad_locked(ngx_iot_auth_zone_t *zone,
     neg->expire = ngx_current_msec + zone->negative_ttl;
 
     node->next_negative = (node->next_negative + 1) % NGX_IOT_AUTH_NEGATIVES;
+
+    /* a token retired by a change of the stored hash counts no failure */
+
+    if (node->retired
+        && CRYPTO_memcmp(node->digest, ctx->digest, NGX_IOT_AUTH_DIGEST_LEN)
+           == 0)
+    {
+        return;
+    }
 
     ngx_iot_auth_cache_failure_locked(node, ctx);
 }
@@ -507,28 +561,32 @@ ngx_iot_auth_cache_get_locked(ngx_iot_auth_zone_t *zone,
 {
     ngx_iot_auth_node_t  *node;
 
-    node = ngx_iot_auth_cache_find_locked(zone, &ctx->device);
+    node = ngx_iot_auth_cache_find_locked(zone, ctx->store, &ctx->device);
 
     if (node == NULL) {
-        node = ngx_iot_auth_cache_create_locked(zone, &ctx->device);
+        node = ngx_iot_auth_cache_create_locked(zone, ctx->store,
+                                                &ctx->device);
         if (node == NULL) {
             return NULL;
         }
     }
 
+    ngx_iot_auth_flight_reap_locked(zone, node);
     ngx_iot_auth_cache_touch_locked(zone, node);
 
     return node;
 }
 
 
+/* entries are ordered by the crc32 of the device id, the id, the store */
+
 static ngx_iot_auth_node_t *
-ngx_iot_auth_cache_find_locked(ngx_iot_auth_zone_t *zone, ngx_str_t *id)
+ngx_iot_auth_cache_find_locked(ngx_iot_auth_zone_t *zone, uint64_t store,
+    ngx_str_t *id)
 {
     uint32_t              hash;
     ngx_int_t             rc;
     ngx_rbtree_node_t    *node, *sentinel;
-    ngx_iot_auth_node_t  *ian;
 
     hash = ngx_crc32_short(id->data, id->len);
 
@@ -537,24 +595,15 @@ ngx_iot_auth_cache_find_locked(ngx_iot_auth_zone_t *zone, ngx_str_t *id)
 
     while (node != sentinel) {
 
-        if (hash < node->key) {
-            node = node->left;
+        if (hash != node->key) {
+            node = (hash < node->key) ? node->left : node->right;
             continue;
         }
 
-        if (hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        /* hash == node->key */
-
-        ian = (ngx_iot_auth_node_t *) node;
-
-        rc = ngx_memn2cmp(id->data, ian->id, id->len, (size_t) ian->len);
+        rc = ngx_iot_auth_cache_cmp(store, id, (ngx_iot_auth_node_t *) node);
 
         if (rc == 0) {
-            return ian;
+            return (ngx_iot_auth_node_t *) node;
         }
 
         node = (rc < 0) ? node->left : node->right;
@@ -564,8 +613,67 @@ ngx_iot_auth_cache_find_locked(ngx_iot_auth_zone_t *zone, ngx_str_t *id)
 }
 
 
+/* the entry of the device that comes first, whatever its store */
+
 static ngx_iot_auth_node_t *
-ngx_iot_auth_cache_create_locked(ngx_iot_auth_zone_t *zone, ngx_str_t *id)
+ngx_iot_auth_cache_first_locked(ngx_iot_auth_zone_t *zone, ngx_str_t *id)
+{
+    uint32_t              hash;
+    ngx_int_t             rc;
+    ngx_rbtree_node_t    *node, *sentinel;
+    ngx_iot_auth_node_t  *first, *ian;
+
+    hash = ngx_crc32_short(id->data, id->len);
+
+    node = zone->sh->rbtree.root;
+    sentinel = zone->sh->rbtree.sentinel;
+    first = NULL;
+
+    while (node != sentinel) {
+
+        if (hash != node->key) {
+            node = (hash < node->key) ? node->left : node->right;
+            continue;
+        }
+
+        ian = (ngx_iot_auth_node_t *) node;
+
+        rc = ngx_memn2cmp(id->data, ian->id, id->len, (size_t) ian->len);
+
+        if (rc == 0) {
+            first = ian;
+        }
+
+        node = (rc <= 0) ? node->left : node->right;
+    }
+
+    return first;
+}
+
+
+static ngx_int_t
+ngx_iot_auth_cache_cmp(uint64_t store, ngx_str_t *id,
+    ngx_iot_auth_node_t *node)
+{
+    ngx_int_t  rc;
+
+    rc = ngx_memn2cmp(id->data, node->id, id->len, (size_t) node->len);
+
+    if (rc != 0) {
+        return rc;
+    }
+
+    if (store == node->store) {
+        return 0;
+    }
+
+    return (store < node->store) ? -1 : 1;
+}
+
+
+static ngx_iot_auth_node_t *
+ngx_iot_auth_cache_create_locked(ngx_iot_auth_zone_t *zone, uint64_t store,
+    ngx_str_t *id)
 {
     size_t                size;
     ngx_iot_auth_node_t  *node;
@@ -580,6 +688,7 @@ ngx_iot_auth_cache_create_locked(ngx_iot_auth_zone_t *zone, ngx_str_t *id)
     ngx_memzero(node, size);
 
     node->node.key = ngx_crc32_short(id->data, id->len);
+    node->store = store;
     node->len = id->len;
     ngx_memcpy(node->id, id->data, id->len);
 
@@ -622,26 +731,22 @@ static void
 ngx_iot_auth_cache_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
 {
+    ngx_str_t              id;
     ngx_rbtree_node_t    **p;
-    ngx_iot_auth_node_t   *ian, *iant;
+    ngx_iot_auth_node_t   *ian;
+
+    ian = (ngx_iot_auth_node_t *) node;
+    id.data = ian->id;
+    id.len = ian->len;
 
     for ( ;; ) {
 
-        if (node->key < temp->key) {
+        if (node->key != temp->key) {
+            p = (node->key < temp->key) ? &temp->left : &temp->right;
 
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-
-            p = &temp->right;
-
-        } else { /* node->key == temp->key */
-
-            ian = (ngx_iot_auth_node_t *) node;
-            iant = (ngx_iot_auth_node_t *) temp;
-
-            p = (ngx_memn2cmp(ian->id, iant->id, (size_t) ian->len,
-                              (size_t) iant->len)
+        } else {
+            p = (ngx_iot_auth_cache_cmp(ian->store, &id,
+                                        (ngx_iot_auth_node_t *) temp)
                  < 0)
                 ? &temp->left : &temp->right;
         }
@@ -691,7 +796,13 @@ ngx_iot_auth_cache_evict_from_locked(ngx_iot_auth_zone_t *zone,
     {
         node = ngx_queue_data(q, ngx_iot_auth_node_t, queue);
 
-        if (node == keep || !ngx_queue_empty(&node->flights)) {
+        if (node == keep) {
+            continue;
+        }
+
+        ngx_iot_auth_flight_reap_locked(zone, node);
+
+        if (!ngx_queue_empty(&node->flights)) {
             continue;
         }
 
@@ -732,13 +843,12 @@ static ngx_iot_auth_action_e
 ngx_iot_auth_cache_decide_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx)
 {
-    ngx_msec_int_t  left;
+    ngx_msec_int_t          left;
+    ngx_iot_auth_action_e   action;
 
     if (node->unknown) {
 
-        if (node->store == ctx->store
-            && (ngx_msec_int_t) (node->expire - ngx_current_msec) > 0)
-        {
+        if ((ngx_msec_int_t) (node->expire - ngx_current_msec) > 0) {
             ctx->result = NGX_IOT_AUTH_UNKNOWN;
             return NGX_IOT_AUTH_REJECT;
         }
@@ -746,23 +856,21 @@ ngx_iot_auth_cache_decide_locked(ngx_iot_auth_zone_t *zone,
         node->unknown = 0;
     }
 
-    if (node->good
-        && CRYPTO_memcmp(node->digest, ctx->digest, NGX_IOT_AUTH_DIGEST_LEN)
-           == 0)
-    {
-        ctx->last_good = 1;
-    }
+    /* made again at every decision: nothing of an earlier one is kept */
+
+    ctx->last_good = node->good
+                     && CRYPTO_memcmp(node->digest, ctx->digest,
+                                      NGX_IOT_AUTH_DIGEST_LEN)
+                        == 0;
 
     if (ctx->last_good && node->verified) {
         ctx->perms = node->perms;
 
         left = (ngx_msec_int_t) (node->expire - ngx_current_msec);
 
-        ctx->expire = node->expire;
+        /* a verdict made with an older version of the store is re-checked */
 
-        /* a verdict of another store, or of an older file, is not trusted */
-
-        if (left <= 0 || node->store != ctx->store) {
+        if (left <= 0 || node->version != ctx->version) {
             ctx->result = NGX_IOT_AUTH_REVALIDATED;
             return NGX_IOT_AUTH_CHECK_STORE;
         }
@@ -780,6 +888,14 @@ ngx_iot_auth_cache_decide_locked(ngx_iot_auth_zone_t *zone,
         ctx->result = NGX_IOT_AUTH_REFRESH;
 
         return NGX_IOT_AUTH_CHECK_STORE;
+    }
+
+    if (ctx->waiting) {
+        action = ngx_iot_auth_cache_outcome_locked(node, ctx);
+
+        if (action != NGX_IOT_AUTH_JOIN) {
+            return action;
+        }
     }
 
     if (ngx_iot_auth_cache_negative_locked(node, ctx) == NGX_OK) {
@@ -807,21 +923,14 @@ ngx_uint_t
 ngx_iot_auth_cache_tries_left_locked(ngx_iot_auth_node_t *node,
     ngx_iot_auth_ctx_t *ctx)
 {
-    ngx_uint_t    n;
-    ngx_queue_t  *q;
+    ngx_uint_t  n;
 
     if (ctx->last_good || ctx->lockout->failures == 0) {
         return 1;
     }
 
-    n = ngx_iot_auth_cache_failures_locked(node, ctx);
-
-    for (q = ngx_queue_head(&node->flights);
-         q != ngx_queue_sentinel(&node->flights);
-         q = ngx_queue_next(q))
-    {
-        n++;
-    }
+    n = ngx_iot_auth_cache_failures_locked(node, ctx)
+        + ngx_iot_auth_flight_count_locked(node);
 
     return n < ctx->lockout->failures;
 }
@@ -886,14 +995,49 @@ ngx_iot_auth_cache_negative_locked(ngx_iot_auth_node_t *node,
 }
 
 
+/*
+ * the device's verdict is dropped and its last good token loses every
+ * privilege: it must be verified again against the store
+ */
+
 static void
-ngx_iot_auth_cache_forget_locked(ngx_iot_auth_zone_t *zone,
+ngx_iot_auth_cache_retire_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node)
 {
-    node->verified = 0;
+    if (node->verified) {
+        node->verified = 0;
 
-    ngx_queue_remove(&node->queue);
-    ngx_queue_insert_head(&zone->sh->negative, &node->queue);
+        ngx_queue_remove(&node->queue);
+        ngx_queue_insert_head(&zone->sh->negative, &node->queue);
+    }
+
+    if (node->good) {
+        node->good = 0;
+        node->retired = 1;
+    }
+}
+
+
+/*
+ * a waiter whose flight failed takes its outcome from the zone: the
+ * failure reaches every waiter without a bcrypt of its own, whatever
+ * negative_ttl is (a match reaches them as the device's verdict)
+ */
+
+static ngx_iot_auth_action_e
+ngx_iot_auth_cache_outcome_locked(ngx_iot_auth_node_t *node,
+    ngx_iot_auth_ctx_t *ctx)
+{
+    ngx_iot_auth_outcome_e  outcome;
+
+    if (ngx_iot_auth_flight_outcome_locked(node, ctx, &outcome) != NGX_OK) {
+        return NGX_IOT_AUTH_JOIN;
+    }
+
+    ctx->result = (outcome == NGX_IOT_AUTH_MISMATCH) ? NGX_IOT_AUTH_NEGATIVE
+                                                     : NGX_IOT_AUTH_UNKNOWN;
+
+    return NGX_IOT_AUTH_REJECT;
 }
 
 

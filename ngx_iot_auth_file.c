@@ -47,7 +47,8 @@ ngx_iot_auth_file_load(ngx_conf_t *cf, ngx_str_t *path)
     if (ngx_iot_auth_file_read(cf, file, &text) != NGX_OK
         || ngx_iot_auth_file_parse(cf, file, &text) != NGX_OK
         || ngx_iot_auth_file_sort(cf, file) != NGX_OK
-        || ngx_iot_auth_store_id(&text, &file->id) != NGX_OK)
+        || ngx_iot_auth_store_id("file", path, &file->store) != NGX_OK
+        || ngx_iot_auth_store_id("content", &text, &file->version) != NGX_OK)
     {
         return NULL;
     }
@@ -168,9 +169,16 @@ ngx_iot_auth_file_parse(ngx_conf_t *cf, ngx_iot_auth_file_t *file,
             return NGX_ERROR;
         }
 
-        if (rc == NGX_OK) {
-            rec++;
+        if (rc != NGX_OK) {
+            continue;
         }
+
+        if (rec->cost > file->max_cost) {
+            file->max_cost = rec->cost;
+            file->max_cost_line = line;
+        }
+
+        rec++;
     }
 
     file->nrecords = rec - file->records;
@@ -246,23 +254,35 @@ ngx_iot_auth_file_find(ngx_iot_auth_file_t *file, ngx_str_t *id)
 
 
 /*
- * verdicts remember which store, and which version of a credentials
- * file, they were made with: one that changed is checked again
+ * a store is known by an id made of its kind and name (a file's path, a
+ * Redis key prefix): verdicts belong to one store.  A file's content
+ * gives its version: a verdict made with another one is checked again
  */
 
 ngx_int_t
-ngx_iot_auth_store_id(ngx_str_t *text, uint64_t *id)
+ngx_iot_auth_store_id(char *kind, ngx_str_t *text, uint64_t *id)
 {
     u_char        md[EVP_MAX_MD_SIZE];
+    ngx_int_t     rc;
     unsigned int  len;
+    EVP_MD_CTX   *md_ctx;
 
-    if (EVP_Digest(text->data, text->len, md, &len, EVP_sha256(), NULL)
-        != 1)
-    {
+    md_ctx = EVP_MD_CTX_new();
+    if (md_ctx == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memcpy(id, md, sizeof(uint64_t));
+    rc = (EVP_DigestInit_ex(md_ctx, EVP_sha256(), NULL) == 1
+          && EVP_DigestUpdate(md_ctx, kind, ngx_strlen(kind) + 1) == 1
+          && EVP_DigestUpdate(md_ctx, text->data, text->len) == 1
+          && EVP_DigestFinal_ex(md_ctx, md, &len) == 1)
+         ? NGX_OK : NGX_ERROR;
 
-    return NGX_OK;
+    EVP_MD_CTX_free(md_ctx);
+
+    if (rc == NGX_OK) {
+        ngx_memcpy(id, md, sizeof(uint64_t));
+    }
+
+    return rc;
 }

@@ -21,17 +21,29 @@
 /* a flight this much past its deadline is taken over even from a live owner */
 #define NGX_IOT_AUTH_FLIGHT_MAX_AGE  60000
 
+/*
+ * how long a failed flight keeps its outcome for waiters that have not
+ * looked yet: they are woken at once, or by the safety net
+ */
+#define NGX_IOT_AUTH_OUTCOME_KEEP    5000
 
-/* a bcrypt in progress for one (device, digest), kept in the zone */
+
+/*
+ * a bcrypt in progress for one (device, digest), kept in the zone; a
+ * failed one stays, done, until its waiters have taken its outcome
+ */
 
 typedef struct {
     ngx_queue_t                  queue;
     u_char                       digest[NGX_IOT_AUTH_DIGEST_LEN];
-    uint64_t                     generation;
-    uint64_t                     workers;
-    ngx_msec_t                   deadline;
+    uint64_t                     generation;   /* waiters hold it */
+    uint64_t                     claim;        /* renewed by a takeover */
+    uint64_t                     workers;      /* bits of waiters' workers */
+    ngx_msec_t                   deadline;     /* done: freed after it */
     ngx_pid_t                    owner;
     ngx_uint_t                   waiters;
+    ngx_iot_auth_outcome_e       outcome;
+    unsigned                     done:1;
 } ngx_iot_auth_flight_t;
 
 
@@ -58,6 +70,10 @@ typedef struct {
 
 static ngx_iot_auth_flight_t *ngx_iot_auth_flight_find_locked(
     ngx_iot_auth_node_t *node, u_char *digest);
+static ngx_iot_auth_flight_t *ngx_iot_auth_flight_of_locked(
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx);
+static void ngx_iot_auth_flight_free_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_flight_t *f);
 static ngx_uint_t ngx_iot_auth_flight_abandoned(ngx_iot_auth_flight_t *f);
 static ngx_iot_auth_action_e ngx_iot_auth_flight_take_over_locked(
     ngx_iot_auth_zone_t *zone, ngx_iot_auth_flight_t *f,
@@ -133,25 +149,32 @@ ngx_iot_auth_flight_join_locked(ngx_iot_auth_zone_t *zone,
 
     ngx_memcpy(f->digest, ctx->digest, NGX_IOT_AUTH_DIGEST_LEN);
     f->generation = ++zone->sh->generation;
+    f->claim = f->generation;
     f->workers = 0;
     f->deadline = ngx_current_msec + ngx_iot_auth_flight_wait_timeout(ctx);
     f->owner = ngx_pid;
     f->waiters = 0;
+    f->done = 0;
 
     ngx_queue_insert_tail(&node->flights, &f->queue);
     zone->sh->flights++;
 
     ctx->flight = f->generation;
+    ctx->claim = f->claim;
 
     return NGX_IOT_AUTH_OWN;
 }
 
 
-/* ends the flight of ctx unless it was taken over; returns who to wake */
+/*
+ * ends the flight of ctx unless it was taken over; a failure is kept for
+ * the waiters; returns the workers whose waiters must look again
+ */
 
 uint64_t
 ngx_iot_auth_flight_finish_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx)
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx,
+    ngx_iot_auth_outcome_e outcome)
 {
     uint64_t                workers;
     ngx_iot_auth_flight_t  *f;
@@ -164,14 +187,46 @@ ngx_iot_auth_flight_finish_locked(ngx_iot_auth_zone_t *zone,
 
     workers = f->workers;
 
-    if (f->generation == ctx->flight) {
-        ngx_queue_remove(&f->queue);
-        zone->sh->flights--;
-        zone->sh->waiters -= f->waiters;
-        ngx_slab_free_locked(zone->shpool, f);
+    if (f->generation != ctx->flight || f->claim != ctx->claim) {
+        return workers;
+    }
+
+    zone->sh->flights--;
+    zone->sh->waiters -= f->waiters;
+
+    if (f->waiters
+        && (outcome == NGX_IOT_AUTH_MISMATCH
+            || outcome == NGX_IOT_AUTH_NO_DEVICE))
+    {
+        f->done = 1;
+        f->outcome = outcome;
+        f->deadline = ngx_current_msec + NGX_IOT_AUTH_OUTCOME_KEEP;
+
+    } else {
+        ngx_iot_auth_flight_free_locked(zone, f);
     }
 
     return workers;
+}
+
+
+/* the outcome of the failed flight ctx waited for */
+
+ngx_int_t
+ngx_iot_auth_flight_outcome_locked(ngx_iot_auth_node_t *node,
+    ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_outcome_e *outcome)
+{
+    ngx_iot_auth_flight_t  *f;
+
+    f = ngx_iot_auth_flight_of_locked(node, ctx);
+
+    if (f == NULL || !f->done) {
+        return NGX_DECLINED;
+    }
+
+    *outcome = f->outcome;
+
+    return NGX_OK;
 }
 
 
@@ -181,16 +236,83 @@ ngx_iot_auth_flight_leave_locked(ngx_iot_auth_zone_t *zone,
 {
     ngx_iot_auth_flight_t  *f;
 
-    f = ngx_iot_auth_flight_find_locked(node, ctx->digest);
-
-    if (f && f->generation == ctx->flight && f->waiters) {
-        f->waiters--;
-        zone->sh->waiters--;
-    }
+    f = ngx_iot_auth_flight_of_locked(node, ctx);
 
     ctx->waiting = 0;
+
+    if (f == NULL || f->waiters == 0) {
+        return;
+    }
+
+    f->waiters--;
+
+    if (!f->done) {
+        zone->sh->waiters--;
+
+    } else if (f->waiters == 0) {
+        ngx_iot_auth_flight_free_locked(zone, f);
+    }
 }
 
+
+/* frees failed flights whose waiters did not all come for the outcome */
+
+void
+ngx_iot_auth_flight_reap_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node)
+{
+    ngx_queue_t            *q, *next;
+    ngx_iot_auth_flight_t  *f;
+
+    for (q = ngx_queue_head(&node->flights);
+         q != ngx_queue_sentinel(&node->flights);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        f = ngx_queue_data(q, ngx_iot_auth_flight_t, queue);
+
+        if (f->done
+            && (ngx_msec_int_t) (ngx_current_msec - f->deadline) >= 0)
+        {
+            ngx_iot_auth_flight_free_locked(zone, f);
+        }
+    }
+}
+
+
+/* verifications of the device in progress */
+
+ngx_uint_t
+ngx_iot_auth_flight_count_locked(ngx_iot_auth_node_t *node)
+{
+    ngx_uint_t              n;
+    ngx_queue_t            *q;
+    ngx_iot_auth_flight_t  *f;
+
+    n = 0;
+
+    for (q = ngx_queue_head(&node->flights);
+         q != ngx_queue_sentinel(&node->flights);
+         q = ngx_queue_next(q))
+    {
+        f = ngx_queue_data(q, ngx_iot_auth_flight_t, queue);
+        n += !f->done;
+    }
+
+    return n;
+}
+
+
+static void
+ngx_iot_auth_flight_free_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_flight_t *f)
+{
+    ngx_queue_remove(&f->queue);
+    ngx_slab_free_locked(zone->shpool, f);
+}
+
+
+/* the flight in progress for a digest */
 
 static ngx_iot_auth_flight_t *
 ngx_iot_auth_flight_find_locked(ngx_iot_auth_node_t *node, u_char *digest)
@@ -204,7 +326,33 @@ ngx_iot_auth_flight_find_locked(ngx_iot_auth_node_t *node, u_char *digest)
     {
         f = ngx_queue_data(q, ngx_iot_auth_flight_t, queue);
 
-        if (CRYPTO_memcmp(f->digest, digest, NGX_IOT_AUTH_DIGEST_LEN) == 0) {
+        if (!f->done
+            && CRYPTO_memcmp(f->digest, digest, NGX_IOT_AUTH_DIGEST_LEN) == 0)
+        {
+            return f;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* the flight, in progress or done, that ctx waits for */
+
+static ngx_iot_auth_flight_t *
+ngx_iot_auth_flight_of_locked(ngx_iot_auth_node_t *node,
+    ngx_iot_auth_ctx_t *ctx)
+{
+    ngx_queue_t            *q;
+    ngx_iot_auth_flight_t  *f;
+
+    for (q = ngx_queue_head(&node->flights);
+         q != ngx_queue_sentinel(&node->flights);
+         q = ngx_queue_next(q))
+    {
+        f = ngx_queue_data(q, ngx_iot_auth_flight_t, queue);
+
+        if (f->generation == ctx->flight) {
             return f;
         }
     }
@@ -250,11 +398,12 @@ ngx_iot_auth_flight_take_over_locked(ngx_iot_auth_zone_t *zone,
     ctx->waiting = 0;
     ctx->took_over = f->owner;
 
-    f->generation = ++zone->sh->generation;
+    f->claim = ++zone->sh->generation;
     f->deadline = ngx_current_msec + ngx_iot_auth_flight_wait_timeout(ctx);
     f->owner = ngx_pid;
 
     ctx->flight = f->generation;
+    ctx->claim = f->claim;
 
     return NGX_IOT_AUTH_OWN;
 }

@@ -12,6 +12,7 @@
 typedef struct {
     ngx_iot_auth_zone_t         *zone;
     uint64_t                     store;
+    uint64_t                     version;
     ngx_str_t                    device;
     u_char                       digest[NGX_IOT_AUTH_DIGEST_LEN];
 } ngx_iot_auth_refresh_t;
@@ -27,6 +28,8 @@ static ngx_iot_auth_ctx_t *ngx_iot_auth_create_ctx(ngx_http_request_t *r);
 static void ngx_iot_auth_cleanup(void *data);
 static ngx_int_t ngx_iot_auth_read_credentials(ngx_http_request_t *r,
     ngx_iot_auth_loc_conf_t *iacf, ngx_iot_auth_ctx_t *ctx);
+static ngx_uint_t ngx_iot_auth_repeated(ngx_http_request_t *r,
+    ngx_str_t *name);
 static ngx_int_t ngx_iot_auth_act(ngx_http_request_t *r,
     ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_action_e action);
 static ngx_int_t ngx_iot_auth_fetch(ngx_http_request_t *r,
@@ -75,6 +78,8 @@ static ngx_uint_t ngx_iot_auth_zone_name(ngx_str_t *name);
 static void ngx_iot_auth_free_mac(void *data);
 static ngx_http_complex_value_t *ngx_iot_auth_compile(ngx_conf_t *cf,
     char *value);
+static void ngx_iot_auth_header_name(ngx_http_complex_value_t *cv,
+    ngx_str_t *name);
 
 static ngx_int_t ngx_iot_auth_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_iot_auth_init(ngx_conf_t *cf);
@@ -89,8 +94,17 @@ static void ngx_iot_auth_exit_process(ngx_cycle_t *cycle);
 static ngx_iot_auth_main_conf_t *ngx_iot_auth_enabled(ngx_cycle_t *cycle);
 
 
+static ngx_msec_t  ngx_iot_auth_revoke_logged;
+static ngx_uint_t  ngx_iot_auth_revokes_unlogged;
+
+
 static ngx_conf_num_bounds_t  ngx_iot_auth_max_pending_bounds = {
     ngx_conf_check_num_bounds, 1, 1000000
+};
+
+
+static ngx_conf_num_bounds_t  ngx_iot_auth_max_cost_bounds = {
+    ngx_conf_check_num_bounds, NGX_IOT_AUTH_COST_MIN, NGX_IOT_AUTH_COST_MAX
 };
 
 
@@ -172,6 +186,13 @@ static ngx_command_t  ngx_iot_auth_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_iot_auth_loc_conf_t, max_pending),
       &ngx_iot_auth_max_pending_bounds },
+
+    { ngx_string("iot_auth_max_cost"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_iot_auth_loc_conf_t, max_cost),
+      &ngx_iot_auth_max_cost_bounds },
 
     { ngx_string("iot_auth_require_perms"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -288,14 +309,29 @@ ngx_iot_auth_handler(ngx_http_request_t *r)
 
     ctx = ngx_iot_auth_get_ctx(r);
 
-    if (ctx) {
-        return ctx->done ? ngx_iot_auth_verdict(r, ctx, iacf) : NGX_AGAIN;
+    if (ctx && !ctx->done) {
+        return NGX_AGAIN;
     }
 
-    ctx = ngx_iot_auth_create_ctx(r);
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (ctx && ctx->store == iacf->store) {
+        return ngx_iot_auth_verdict(r, ctx, iacf);
     }
+
+    if (ctx == NULL) {
+        ctx = ngx_iot_auth_create_ctx(r);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+    } else {
+        /* redirected to a location of another store: decided again */
+
+        ngx_memzero(ctx, sizeof(ngx_iot_auth_ctx_t));
+        ctx->request = r;
+    }
+
+    ctx->store = iacf->store;
+    ctx->version = iacf->version;
 
     rc = ngx_iot_auth_read_credentials(r, iacf, ctx);
 
@@ -308,9 +344,9 @@ ngx_iot_auth_handler(ngx_http_request_t *r)
 
 
 /*
- * the verdict on the device holds for every location the request goes
- * through, and is counted once; the perms it needs are those of the
- * current location
+ * the verdict on the device holds for every location of the same store
+ * the request goes through, and is counted once; the perms it needs are
+ * those of the current location
  */
 
 static ngx_int_t
@@ -426,6 +462,16 @@ ngx_iot_auth_read_credentials(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (ngx_iot_auth_repeated(r, &iacf->device_header)
+        || ngx_iot_auth_repeated(r, &iacf->token_header))
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "iot_auth: device id or token header sent twice");
+        ctx->device.len = 0;
+        return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_DENIED,
+                                   NGX_HTTP_BAD_REQUEST);
+    }
+
     if (ctx->device.len == 0 || ctx->token.len == 0) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "iot_auth: no device id or token");
@@ -464,10 +510,65 @@ ngx_iot_auth_read_credentials(ngx_http_request_t *r,
                                    NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
 
-    ctx->store = iacf->store;
     ctx->lockout = &iacf->lockout;
 
     return NGX_OK;
+}
+
+
+/*
+ * a request header named by iot_auth_device or iot_auth_token more than
+ * once: nginx's $http_ variable would take the first one only, while
+ * the upstream sees both
+ */
+
+static ngx_uint_t
+ngx_iot_auth_repeated(ngx_http_request_t *r, ngx_str_t *name)
+{
+    u_char            c;
+    size_t            n;
+    ngx_uint_t        i, seen;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (name->len == 0) {
+        return 0;
+    }
+
+    seen = 0;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len != name->len) {
+            continue;
+        }
+
+        for (n = 0; n < name->len; n++) {
+            c = ngx_tolower(h[i].key.data[n]);
+
+            if ((c == '-' ? '_' : c) != name->data[n]) {
+                break;
+            }
+        }
+
+        if (n == name->len && ++seen > 1) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -547,6 +648,11 @@ ngx_iot_auth_fetch(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
                                &key)
         != NGX_OK)
     {
+        if (ctx->action == NGX_IOT_AUTH_OWN) {
+            ngx_iot_auth_flight_end(iacf->shm_zone->data, ctx,
+                                    NGX_IOT_AUTH_NO_ANSWER, NULL);
+        }
+
         return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_ERROR,
                                    NGX_HTTP_INTERNAL_SERVER_ERROR);
     }
@@ -592,6 +698,7 @@ ngx_iot_auth_keep_record(ngx_iot_auth_ctx_t *ctx, ngx_int_t rc,
     if (rc == NGX_OK) {
         ngx_memcpy(ctx->stored_hash, rec->hash, NGX_IOT_AUTH_HASH_LEN);
         ctx->stored_perms = rec->perms;
+        ctx->stored_cost = rec->cost;
     }
 }
 
@@ -645,6 +752,14 @@ ngx_iot_auth_fetched(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx)
 
     if (ctx->fetched == NGX_ERROR) {
         return ngx_iot_auth_backend_error(r, ctx, zone);
+    }
+
+    if (ctx->fetched == NGX_OK && ctx->stored_cost > iacf->max_cost) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "iot_auth: the hash of device \"%V\" has cost %ui, "
+                      "above iot_auth_max_cost %ui", &ctx->device,
+                      ctx->stored_cost, iacf->max_cost);
+        ctx->fetched = NGX_DECLINED;
     }
 
     if (ctx->fetched == NGX_OK
@@ -701,9 +816,8 @@ ngx_iot_auth_backend_error(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
     }
 
     if (ctx->action == NGX_IOT_AUTH_CHECK_STORE
-        && (ngx_msec_int_t) (ctx->expire + iacf->stale_if_error
-                             - ngx_current_msec)
-           > 0)
+        && ngx_iot_auth_cache_stale(zone, ctx, iacf->stale_if_error)
+           == NGX_OK)
     {
         return ngx_iot_auth_finish(r, ctx, NGX_IOT_AUTH_STALE, NGX_OK);
     }
@@ -736,6 +850,7 @@ ngx_iot_auth_refresh(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
 
     rf->zone = iacf->shm_zone->data;
     rf->store = ctx->store;
+    rf->version = ctx->version;
     rf->device.len = ctx->device.len;
     rf->device.data = (u_char *) (rf + 1);
     ngx_memcpy(rf->device.data, ctx->device.data, ctx->device.len);
@@ -770,18 +885,18 @@ ngx_iot_auth_refreshed(void *data, ngx_int_t rc, ngx_iot_auth_record_t *rec)
         (void) ngx_atomic_fetch_add(&rf->zone->sh->stats.redis_errors, 1);
 
     } else if (rc == NGX_DECLINED) {
-        ngx_iot_auth_cache_refresh(rf->zone, &rf->device, rf->digest, NULL,
-                                   rf->store);
+        ngx_iot_auth_cache_refresh(rf->zone, rf->store, &rf->device,
+                                   rf->digest, NULL);
 
     } else if (ngx_iot_auth_cache_fingerprint(rf->zone, rec->hash,
                                               cred.fprint)
                == NGX_OK)
     {
         cred.perms = rec->perms;
-        cred.store = rf->store;
+        cred.version = rf->version;
 
-        ngx_iot_auth_cache_refresh(rf->zone, &rf->device, rf->digest, &cred,
-                                   rf->store);
+        ngx_iot_auth_cache_refresh(rf->zone, rf->store, &rf->device,
+                                   rf->digest, &cred);
     }
 
     ngx_free(rf);
@@ -793,7 +908,7 @@ ngx_iot_auth_credential(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ctx_t *ctx,
     ngx_iot_auth_cred_t *cred)
 {
     cred->perms = ctx->stored_perms;
-    cred->store = ctx->store;
+    cred->version = ctx->version;
 
     return ngx_iot_auth_cache_fingerprint(zone, ctx->stored_hash,
                                           cred->fprint);
@@ -818,8 +933,28 @@ ngx_iot_auth_revoke(ngx_str_t *device)
         ngx_iot_auth_cache_revoke(zones[i]->data, device);
     }
 
-    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                  "iot_auth: device \"%V\" revoked", device);
+    /* a line a second at most: anyone who can publish can flood */
+
+    if (ngx_iot_auth_revoke_logged
+        && ngx_current_msec - ngx_iot_auth_revoke_logged < 1000)
+    {
+        ngx_iot_auth_revokes_unlogged++;
+        return;
+    }
+
+    if (ngx_iot_auth_revokes_unlogged) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "iot_auth: device \"%V\" revoked, and %ui other "
+                      "devices since the last line", device,
+                      ngx_iot_auth_revokes_unlogged);
+
+    } else {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "iot_auth: device \"%V\" revoked", device);
+    }
+
+    ngx_iot_auth_revoke_logged = ngx_current_msec | 1;
+    ngx_iot_auth_revokes_unlogged = 0;
 }
 
 
@@ -1625,6 +1760,49 @@ ngx_iot_auth_compile(ngx_conf_t *cf, char *value)
 }
 
 
+/*
+ * the header a value is made of when it is one $http_NAME variable
+ * (NAME as nginx matches it: lowercase, '_' for '-'); none otherwise
+ */
+
+static void
+ngx_iot_auth_header_name(ngx_http_complex_value_t *cv, ngx_str_t *name)
+{
+    u_char  *p, *last;
+
+    ngx_str_null(name);
+
+    p = cv->value.data;
+    last = p + cv->value.len;
+
+    if (last - p > 2 && p[0] == '$' && p[1] == '{' && last[-1] == '}') {
+        p += 2;
+        last--;
+
+    } else if (last - p > 1 && p[0] == '$') {
+        p++;
+
+    } else {
+        return;
+    }
+
+    if (last - p <= 5 || ngx_strncasecmp(p, (u_char *) "http_", 5) != 0) {
+        return;
+    }
+
+    for (p += 5, name->data = p; p < last; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '_'))
+        {
+            ngx_str_null(name);
+            return;
+        }
+    }
+
+    name->len = last - name->data;
+}
+
+
 static void *
 ngx_iot_auth_create_loc_conf(ngx_conf_t *cf)
 {
@@ -1650,6 +1828,7 @@ ngx_iot_auth_create_loc_conf(ngx_conf_t *cf)
     conf->file = NGX_CONF_UNSET_PTR;
     conf->wait_timeout = NGX_CONF_UNSET_MSEC;
     conf->max_pending = NGX_CONF_UNSET;
+    conf->max_cost = NGX_CONF_UNSET_UINT;
     conf->require_perms = NGX_CONF_UNSET_UINT;
     conf->redis = NGX_CONF_UNSET;
     conf->stale_if_error = NGX_CONF_UNSET_MSEC;
@@ -1672,6 +1851,9 @@ ngx_iot_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->shm_zone, prev->shm_zone, NULL);
     ngx_conf_merge_ptr_value(conf->device, prev->device, iamcf->device);
     ngx_conf_merge_ptr_value(conf->token, prev->token, iamcf->token);
+
+    ngx_iot_auth_header_name(conf->device, &conf->device_header);
+    ngx_iot_auth_header_name(conf->token, &conf->token_header);
     ngx_conf_merge_ptr_value(conf->file, prev->file, NULL);
     ngx_conf_merge_value(conf->redis, prev->redis, 0);
     ngx_conf_merge_str_value(conf->redis_key, prev->redis_key, "iot:device:");
@@ -1680,6 +1862,8 @@ ngx_iot_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              "iot_auth");
     ngx_conf_merge_msec_value(conf->wait_timeout, prev->wait_timeout, 2000);
     ngx_conf_merge_value(conf->max_pending, prev->max_pending, 256);
+    ngx_conf_merge_uint_value(conf->max_cost, prev->max_cost,
+                              NGX_IOT_AUTH_DEFAULT_MAX_COST);
     ngx_conf_merge_uint_value(conf->require_perms, prev->require_perms, 0);
 
     if (conf->lockout.failures == NGX_CONF_UNSET_UINT) {
@@ -1708,12 +1892,26 @@ ngx_iot_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (conf->redis) {
-        if (ngx_iot_auth_store_id(&conf->redis_key, &conf->store) != NGX_OK) {
+        if (ngx_iot_auth_store_id("redis", &conf->redis_key, &conf->store)
+            != NGX_OK)
+        {
             return NGX_CONF_ERROR;
         }
 
+        conf->version = conf->store;
+
     } else {
-        conf->store = conf->file->id;
+        conf->store = conf->file->store;
+        conf->version = conf->file->version;
+    }
+
+    if (conf->file && conf->file->max_cost > conf->max_cost) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "bcrypt cost %ui in \"%V\" line %ui is above "
+                           "\"iot_auth_max_cost\" %ui",
+                           conf->file->max_cost, &conf->file->path,
+                           conf->file->max_cost_line, conf->max_cost);
+        return NGX_CONF_ERROR;
     }
 
     conf->thread_pool = ngx_thread_pool_add(cf, &conf->thread_pool_name);

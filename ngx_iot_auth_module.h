@@ -22,6 +22,9 @@
 #define NGX_IOT_AUTH_KEY_LEN         32
 #define NGX_IOT_AUTH_NEGATIVES       4
 
+/* one cost-14 bcrypt holds a pool thread for about a second */
+#define NGX_IOT_AUTH_DEFAULT_MAX_COST  14
+
 #define NGX_IOT_AUTH_STATUS_PROMETHEUS  1
 #define NGX_IOT_AUTH_STATUS_JSON        2
 
@@ -102,7 +105,12 @@ typedef struct {
 } ngx_iot_auth_lockout_t;
 
 
-/* one device in the zone; the device id follows the structure */
+/*
+ * one (store, device) pair in the zone; the device id follows the
+ * structure.  Verdicts, negatives, lockout and the last good token of a
+ * device belong to one store: another store sharing the zone has its
+ * own entry for the same device id
+ */
 
 typedef struct {
     ngx_rbtree_node_t            node;
@@ -112,12 +120,14 @@ typedef struct {
     ngx_msec_t                   window_start;
     ngx_msec_t                   locked_until;
     uint64_t                     store;
+    uint64_t                     version;
     u_char                       digest[NGX_IOT_AUTH_DIGEST_LEN];
     u_char                       fprint[NGX_IOT_AUTH_FPRINT_LEN];
     ngx_iot_auth_negative_t      negatives[NGX_IOT_AUTH_NEGATIVES];
     uint32_t                     perms;
     uint32_t                     failures;
     unsigned                     good:1;
+    unsigned                     retired:1;
     unsigned                     verified:1;
     unsigned                     refreshing:1;
     unsigned                     unknown:1;
@@ -157,7 +167,10 @@ typedef struct {
     ngx_str_t                    path;
     ngx_iot_auth_record_t       *records;
     ngx_uint_t                   nrecords;
-    uint64_t                     id;
+    uint64_t                     store;        /* from the path */
+    uint64_t                     version;      /* from the content */
+    ngx_uint_t                   max_cost;
+    ngx_uint_t                   max_cost_line;
 } ngx_iot_auth_file_t;
 
 
@@ -166,7 +179,7 @@ typedef struct {
 typedef struct {
     u_char                       fprint[NGX_IOT_AUTH_FPRINT_LEN];
     uint32_t                     perms;
-    uint64_t                     store;
+    uint64_t                     version;
 } ngx_iot_auth_cred_t;
 
 
@@ -214,6 +227,8 @@ typedef struct {
     ngx_shm_zone_t              *shm_zone;
     ngx_http_complex_value_t    *device;
     ngx_http_complex_value_t    *token;
+    ngx_str_t                    device_header;
+    ngx_str_t                    token_header;
     ngx_iot_auth_file_t         *file;
     ngx_thread_pool_t           *thread_pool;
     ngx_str_t                    thread_pool_name;
@@ -222,6 +237,8 @@ typedef struct {
     ngx_flag_t                   redis;
     ngx_str_t                    redis_key;
     uint64_t                     store;
+    uint64_t                     version;
+    ngx_uint_t                   max_cost;
     ngx_msec_t                   stale_if_error;
     ngx_uint_t                   require_perms;
     ngx_iot_auth_lockout_t       lockout;
@@ -237,14 +254,16 @@ typedef struct {
     u_char                       digest[NGX_IOT_AUTH_DIGEST_LEN];
     uint32_t                     perms;
     uint64_t                     store;
+    uint64_t                     version;
     ngx_int_t                    rc;
     ngx_iot_auth_result_e        verdict;
     ngx_iot_auth_result_e        result;
     uint64_t                     flight;
-    ngx_msec_t                   expire;
+    uint64_t                     claim;
     ngx_iot_auth_action_e        action;
     ngx_int_t                    fetched;
     uint32_t                     stored_perms;
+    ngx_uint_t                   stored_cost;
     u_char                       stored_hash[NGX_IOT_AUTH_HASH_LEN];
     ngx_thread_task_t           *task;
     ngx_queue_t                  queue;
@@ -278,8 +297,10 @@ ngx_iot_auth_action_e ngx_iot_auth_cache_revalidate(ngx_iot_auth_zone_t *zone,
 uint64_t ngx_iot_auth_cache_end_flight(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_outcome_e outcome,
     ngx_iot_auth_cred_t *cred);
-void ngx_iot_auth_cache_refresh(ngx_iot_auth_zone_t *zone, ngx_str_t *device,
-    u_char *digest, ngx_iot_auth_cred_t *cred, uint64_t store);
+ngx_int_t ngx_iot_auth_cache_stale(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_ctx_t *ctx, ngx_msec_t stale_if_error);
+void ngx_iot_auth_cache_refresh(ngx_iot_auth_zone_t *zone, uint64_t store,
+    ngx_str_t *device, u_char *digest, ngx_iot_auth_cred_t *cred);
 void ngx_iot_auth_cache_revoke(ngx_iot_auth_zone_t *zone, ngx_str_t *device);
 void ngx_iot_auth_cache_stats(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_gauges_t *gauges);
@@ -292,7 +313,13 @@ ngx_iot_auth_action_e ngx_iot_auth_flight_join_locked(
     ngx_iot_auth_zone_t *zone, ngx_iot_auth_node_t *node,
     ngx_iot_auth_ctx_t *ctx);
 uint64_t ngx_iot_auth_flight_finish_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx);
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx,
+    ngx_iot_auth_outcome_e outcome);
+ngx_int_t ngx_iot_auth_flight_outcome_locked(ngx_iot_auth_node_t *node,
+    ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_outcome_e *outcome);
+void ngx_iot_auth_flight_reap_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node);
+ngx_uint_t ngx_iot_auth_flight_count_locked(ngx_iot_auth_node_t *node);
 void ngx_iot_auth_flight_leave_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx);
 ngx_int_t ngx_iot_auth_flight_bcrypt(ngx_http_request_t *r,
@@ -311,7 +338,7 @@ ngx_int_t ngx_iot_auth_flight_init_process(ngx_cycle_t *cycle);
 ngx_iot_auth_file_t *ngx_iot_auth_file_load(ngx_conf_t *cf, ngx_str_t *path);
 ngx_iot_auth_record_t *ngx_iot_auth_file_find(ngx_iot_auth_file_t *file,
     ngx_str_t *id);
-ngx_int_t ngx_iot_auth_store_id(ngx_str_t *text, uint64_t *id);
+ngx_int_t ngx_iot_auth_store_id(char *kind, ngx_str_t *text, uint64_t *id);
 
 char *ngx_iot_auth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_iot_auth_redis_init_process(ngx_cycle_t *cycle);

@@ -58,6 +58,7 @@ typedef struct {
     void                           *data;
     ngx_int_t                       rc;
     uint32_t                        perms;
+    ngx_int_t                       cost;
     u_char                          hash[NGX_IOT_AUTH_HASH_LEN + 1];
     ngx_str_t                       key;
     unsigned                        done:1;
@@ -865,11 +866,12 @@ ngx_iot_auth_redis_parse(ngx_iot_auth_redis_cmd_t *cmd, redisReply *reply)
         return NGX_DECLINED;
     }
 
-    if (field[0]->type != REDIS_REPLY_STRING
-        || ngx_iot_auth_record_hash_cost((u_char *) field[0]->str,
-                                         field[0]->len)
-           == NGX_ERROR)
-    {
+    cmd->cost = (field[0]->type == REDIS_REPLY_STRING)
+                ? ngx_iot_auth_record_hash_cost((u_char *) field[0]->str,
+                                                field[0]->len)
+                : NGX_ERROR;
+
+    if (cmd->cost == NGX_ERROR) {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "iot_auth: redis key \"%V\" has no valid \"hash\" "
                       "field", &cmd->key);
@@ -944,6 +946,7 @@ ngx_iot_auth_redis_cmd_handler(ngx_event_t *ev)
         rec.id = cmd->key;
         rec.hash = cmd->hash;
         rec.perms = cmd->perms;
+        rec.cost = cmd->cost;
     }
 
     cmd->handler(cmd->data, cmd->rc, cmd->rc == NGX_OK ? &rec : NULL);

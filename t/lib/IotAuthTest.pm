@@ -375,9 +375,9 @@ sub ka_send {
 }
 
 # Reads one response from a keep-alive connection, $timeout seconds at
-# most: returns its status ('timeout' or 'closed' if none came) and body.
-# The response must carry a Content-Length, as nginx's error pages,
-# empty_gif and static files do.
+# most: returns its status ('timeout' or 'closed' if none came), body and
+# headers (lower-case names).  The response must carry a Content-Length,
+# as nginx's error pages, empty_gif and static files do.
 
 sub ka_status {
     my ($sock, $timeout) = @_;
@@ -393,17 +393,19 @@ sub ka_status {
             my $need = length($head) + 4 + ($len // 0);
             if (length $buf >= $need) {
                 my ($status) = $head =~ m{^HTTP/1\.[01] (\d{3})};
-                return ($status // 'none', substr $buf, length($head) + 4,
-                        $len // 0);
+                my %h = map { /^([^:]+):\s*(.*)$/ ? (lc $1 => $2) : () }
+                        split /\r\n/, $head;
+                return ($status // 'none',
+                        substr($buf, length($head) + 4, $len // 0), \%h);
             }
         }
 
         my $left = $deadline - time;
-        return ('timeout', '') if $left <= 0;
+        return ('timeout', '', {}) if $left <= 0;
         next unless $sel->can_read($left);
 
         my $n = sysread $sock, my $chunk, 65536;
-        return ('closed', '') unless $n;
+        return ('closed', '', {}) unless $n;
         $buf .= $chunk;
     }
 }
