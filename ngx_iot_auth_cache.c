@@ -4,7 +4,17 @@
  */
 
 
-#include "ngx_iot_auth_module.h"
+/*
+ * The zone (see ngx_iot_auth_cache.h): everything that runs under the
+ * zone's mutex.  One entry per (credential store, device) in a red-black
+ * tree and two LRU lists; each entry holds the device's verdict, its
+ * last failed tokens, its lockout counts and its flights (bcrypts in
+ * progress, and failed ones whose waiters have not taken the outcome).
+ * Calls nothing of the module but ngx_iot_auth_record.h's constants.
+ */
+
+
+#include "ngx_iot_auth_cache.h"
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -12,17 +22,166 @@
 #include <openssl/rand.h>
 
 
+#define NGX_IOT_AUTH_NEGATIVES       4
+
 /* how many entries one allocation may evict before it gives up */
 #define NGX_IOT_AUTH_EVICT_TRIES     16
 
 /* how far from the LRU tail eviction looks for an entry not in flight */
 #define NGX_IOT_AUTH_EVICT_SCAN      32
 
+/* a flight this much past its deadline is taken over even from a live owner */
+#define NGX_IOT_AUTH_FLIGHT_MAX_AGE  60000
+
+/*
+ * how long a failed flight keeps its outcome for waiters that have not
+ * looked yet: they are woken at once, or by the safety net
+ */
+#define NGX_IOT_AUTH_OUTCOME_KEEP    5000
+
+
+typedef struct {
+    u_char                       digest[NGX_IOT_AUTH_DIGEST_LEN];
+    ngx_msec_t                   expire;
+} ngx_iot_auth_negative_t;
+
+
+/*
+ * one (store, device) pair; the device id follows the structure.  Its
+ * verdict, failed tokens, lockout counts and last good token belong to
+ * that store alone
+ */
+
+typedef struct {
+    ngx_rbtree_node_t            node;         /* key: crc32 of the id */
+    ngx_queue_t                  queue;        /* in sh->verified/negative */
+    ngx_queue_t                  flights;      /* ngx_iot_auth_flight_t */
+    ngx_msec_t                   expire;       /* of the verdict, or of
+                                                  the unknown mark */
+    ngx_msec_t                   window_start; /* of the lockout window */
+    ngx_msec_t                   locked_until;
+    uint64_t                     store;        /* part of the key */
+    uint64_t                     version;      /* the verdict was made with */
+    u_char                       digest[NGX_IOT_AUTH_DIGEST_LEN];
+                                               /* of the last good token */
+    u_char                       fprint[NGX_IOT_AUTH_FPRINT_LEN];
+                                               /* of the hash it matched */
+    ngx_iot_auth_negative_t      negatives[NGX_IOT_AUTH_NEGATIVES];
+    uint32_t                     perms;        /* of the verdict */
+    uint32_t                     failures;     /* in the lockout window */
+    unsigned                     good:1;       /* digest is the last good
+                                                  token, under the current
+                                                  hash */
+    unsigned                     retired:1;    /* digest was good under a
+                                                  hash since changed */
+    unsigned                     verified:1;   /* holds a verdict: in the
+                                                  verified LRU */
+    unsigned                     refreshing:1; /* a re-check is under way */
+    unsigned                     unknown:1;    /* the store has no record,
+                                                  until expire */
+    unsigned                     next_negative:2;
+    unsigned                     len:8;        /* of the id */
+    u_char                       id[1];
+} ngx_iot_auth_node_t;
+
+
+/*
+ * a bcrypt in progress for one (store, device, digest); a failed one
+ * stays, done, until its waiters have taken its outcome
+ */
+
+typedef struct {
+    ngx_queue_t                  queue;        /* in node->flights */
+    u_char                       digest[NGX_IOT_AUTH_DIGEST_LEN];
+    uint64_t                     generation;   /* waiters hold it */
+    uint64_t                     claim;        /* renewed by a takeover */
+    uint64_t                     workers;      /* bits of waiters' workers */
+    ngx_msec_t                   deadline;     /* live: a takeover may come
+                                                  after it; done: freed */
+    ngx_pid_t                    owner;
+    ngx_uint_t                   waiters;
+    ngx_iot_auth_outcome_e       outcome;      /* once done */
+    unsigned                     done:1;
+} ngx_iot_auth_flight_t;
+
+
+struct ngx_iot_auth_sh_s {
+    ngx_rbtree_t                 rbtree;
+    ngx_rbtree_node_t            sentinel;
+    ngx_queue_t                  verified;     /* LRU, entries with a verdict */
+    ngx_queue_t                  negative;     /* LRU, the others: evicted
+                                                  first */
+    uint64_t                     generation;   /* last flight or claim made */
+    ngx_uint_t                   entries;
+    ngx_uint_t                   flights;      /* in progress */
+    ngx_uint_t                   waiters;      /* of flights in progress */
+    ngx_atomic_t                 requests[NGX_IOT_AUTH_NRESULTS];
+    ngx_atomic_t                 bcrypt[2];    /* match, mismatch */
+    ngx_atomic_t                 bcrypt_usec;
+    ngx_atomic_t                 evictions;
+    ngx_atomic_t                 backend_errors[NGX_IOT_AUTH_NBACKENDS];
+    u_char                       key[NGX_IOT_AUTH_KEY_LEN];
+};
+
 
 static ngx_int_t ngx_iot_auth_cache_init_mac(ngx_iot_auth_zone_t *zone,
     ngx_log_t *log);
+static ngx_iot_auth_action_e ngx_iot_auth_cache_decide_locked(
+    ngx_iot_auth_zone_t *zone, ngx_iot_auth_node_t *node,
+    ngx_iot_auth_ticket_t *t);
+static ngx_iot_auth_action_e ngx_iot_auth_cache_verdict_locked(
+    ngx_iot_auth_zone_t *zone, ngx_iot_auth_node_t *node,
+    ngx_iot_auth_ticket_t *t);
+static ngx_iot_auth_action_e ngx_iot_auth_cache_outcome_locked(
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ticket_t *t);
+static ngx_iot_auth_action_e ngx_iot_auth_cache_admit_locked(
+    ngx_iot_auth_zone_t *zone, ngx_iot_auth_node_t *node,
+    ngx_iot_auth_ticket_t *t);
+static ngx_iot_auth_action_e ngx_iot_auth_cache_settle_locked(
+    ngx_iot_auth_zone_t *zone, ngx_iot_auth_node_t *node,
+    ngx_iot_auth_ticket_t *t, ngx_iot_auth_action_e action);
+static ngx_int_t ngx_iot_auth_cache_negative_locked(ngx_iot_auth_node_t *node,
+    u_char *digest);
+static ngx_uint_t ngx_iot_auth_cache_failures_locked(
+    ngx_iot_auth_node_t *node, ngx_iot_auth_lockout_t *lockout);
+static void ngx_iot_auth_cache_failure_locked(ngx_iot_auth_node_t *node,
+    ngx_iot_auth_lockout_t *lockout);
+static void ngx_iot_auth_cache_good_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, u_char *digest, ngx_iot_auth_cred_t *cred);
+static void ngx_iot_auth_cache_bad_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ticket_t *t);
+static void ngx_iot_auth_cache_unknown_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node);
+static void ngx_iot_auth_cache_retire_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node);
+static ngx_int_t ngx_iot_auth_cache_recheck_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, ngx_iot_auth_cred_t *cred);
+
+static ngx_iot_auth_flight_t *ngx_iot_auth_flight_find_locked(
+    ngx_iot_auth_node_t *node, u_char *digest);
+static ngx_iot_auth_flight_t *ngx_iot_auth_flight_of_locked(
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ticket_t *t);
+static ngx_iot_auth_flight_t *ngx_iot_auth_flight_new_locked(
+    ngx_iot_auth_zone_t *zone, ngx_iot_auth_node_t *node,
+    ngx_iot_auth_ticket_t *t);
+static void ngx_iot_auth_flight_join_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_flight_t *f, ngx_iot_auth_ticket_t *t);
+static void ngx_iot_auth_flight_take_over_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_flight_t *f, ngx_iot_auth_ticket_t *t);
+static uint64_t ngx_iot_auth_flight_finish_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ticket_t *t,
+    ngx_iot_auth_outcome_e outcome);
+static void ngx_iot_auth_flight_leave_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ticket_t *t);
+static ngx_uint_t ngx_iot_auth_flight_abandoned(ngx_iot_auth_flight_t *f);
+static ngx_uint_t ngx_iot_auth_flight_count_locked(ngx_iot_auth_node_t *node);
+static void ngx_iot_auth_flight_reap_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node);
+static void ngx_iot_auth_flight_free_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_flight_t *f);
+
 static ngx_iot_auth_node_t *ngx_iot_auth_cache_get_locked(
-    ngx_iot_auth_zone_t *zone, ngx_iot_auth_ctx_t *ctx);
+    ngx_iot_auth_zone_t *zone, ngx_iot_auth_ticket_t *t);
 static ngx_iot_auth_node_t *ngx_iot_auth_cache_find_locked(
     ngx_iot_auth_zone_t *zone, uint64_t store, ngx_str_t *id);
 static ngx_iot_auth_node_t *ngx_iot_auth_cache_first_locked(
@@ -31,6 +190,8 @@ static ngx_int_t ngx_iot_auth_cache_cmp(uint64_t store, ngx_str_t *id,
     ngx_iot_auth_node_t *node);
 static ngx_iot_auth_node_t *ngx_iot_auth_cache_create_locked(
     ngx_iot_auth_zone_t *zone, uint64_t store, ngx_str_t *id);
+static void *ngx_iot_auth_cache_alloc_locked(ngx_iot_auth_zone_t *zone,
+    size_t size, void *keep);
 static void ngx_iot_auth_cache_rbtree_insert_value(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_int_t ngx_iot_auth_cache_evict_locked(ngx_iot_auth_zone_t *zone,
@@ -41,31 +202,6 @@ static void ngx_iot_auth_cache_delete_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node);
 static void ngx_iot_auth_cache_touch_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node);
-static ngx_iot_auth_action_e ngx_iot_auth_cache_decide_locked(
-    ngx_iot_auth_zone_t *zone, ngx_iot_auth_node_t *node,
-    ngx_iot_auth_ctx_t *ctx);
-static ngx_int_t ngx_iot_auth_cache_negative_locked(ngx_iot_auth_node_t *node,
-    ngx_iot_auth_ctx_t *ctx);
-static void ngx_iot_auth_cache_failure_locked(ngx_iot_auth_node_t *node,
-    ngx_iot_auth_ctx_t *ctx);
-static ngx_uint_t ngx_iot_auth_cache_failures_locked(
-    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx);
-static void ngx_iot_auth_cache_good_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx,
-    ngx_iot_auth_cred_t *cred);
-static void ngx_iot_auth_cache_bad_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx);
-static void ngx_iot_auth_cache_retire_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node);
-static ngx_int_t ngx_iot_auth_cache_recheck_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node, ngx_iot_auth_cred_t *cred);
-static void ngx_iot_auth_cache_unknown_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node);
-static ngx_iot_auth_action_e ngx_iot_auth_cache_outcome_locked(
-    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx);
-static void ngx_iot_auth_cache_settle_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx,
-    ngx_iot_auth_action_e action);
 
 
 ngx_int_t
@@ -224,28 +360,29 @@ ngx_iot_auth_cache_fingerprint(ngx_iot_auth_zone_t *zone, u_char *hash,
 
 
 ngx_iot_auth_action_e
-ngx_iot_auth_cache_lookup(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ctx_t *ctx)
+ngx_iot_auth_cache_decide(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ticket_t *t)
 {
     ngx_iot_auth_node_t    *node;
     ngx_iot_auth_action_e   action;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    node = ngx_iot_auth_cache_get_locked(zone, ctx);
+    node = ngx_iot_auth_cache_get_locked(zone, t);
 
     if (node == NULL) {
         ngx_shmtx_unlock(&zone->shpool->mutex);
 
         /* no memory even after eviction: verify without coalescing */
 
-        ctx->flight = 0;
-        ctx->waiting = 0;
-        return ctx->may_own ? NGX_IOT_AUTH_OWN : NGX_IOT_AUTH_THROTTLE;
+        t->flight = 0;
+        t->waiting = 0;
+        t->result = NGX_IOT_AUTH_BUSY;
+
+        return t->may_start ? NGX_IOT_AUTH_OWN : NGX_IOT_AUTH_THROTTLE;
     }
 
-    action = ngx_iot_auth_cache_decide_locked(zone, node, ctx);
-
-    ngx_iot_auth_cache_settle_locked(zone, node, ctx, action);
+    action = ngx_iot_auth_cache_decide_locked(zone, node, t);
+    action = ngx_iot_auth_cache_settle_locked(zone, node, t, action);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -253,42 +390,39 @@ ngx_iot_auth_cache_lookup(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ctx_t *ctx)
 }
 
 
-/*
- * the stored credential was read again for a verdict whose digest
- * matched: cred is NULL when the device is no longer in the store
- */
-
 ngx_iot_auth_action_e
 ngx_iot_auth_cache_revalidate(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_cred_t *cred)
+    ngx_iot_auth_ticket_t *t, ngx_iot_auth_cred_t *cred)
 {
     ngx_iot_auth_node_t    *node;
     ngx_iot_auth_action_e   action;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    node = ngx_iot_auth_cache_get_locked(zone, ctx);
+    node = ngx_iot_auth_cache_get_locked(zone, t);
 
     if (node == NULL) {
         ngx_shmtx_unlock(&zone->shpool->mutex);
 
-        ctx->flight = 0;
-        ctx->waiting = 0;
+        t->flight = 0;
+        t->waiting = 0;
 
         if (cred == NULL) {
-            ctx->result = NGX_IOT_AUTH_UNKNOWN;
+            t->result = NGX_IOT_AUTH_UNKNOWN;
             return NGX_IOT_AUTH_REJECT;
         }
 
-        return ctx->may_own ? NGX_IOT_AUTH_OWN : NGX_IOT_AUTH_THROTTLE;
+        t->result = NGX_IOT_AUTH_BUSY;
+
+        return t->may_start ? NGX_IOT_AUTH_OWN : NGX_IOT_AUTH_THROTTLE;
     }
 
-    if (node->verified
-        && CRYPTO_memcmp(node->digest, ctx->digest, NGX_IOT_AUTH_DIGEST_LEN)
+    if (node->good
+        && CRYPTO_memcmp(node->digest, t->digest, NGX_IOT_AUTH_DIGEST_LEN)
            == 0
         && ngx_iot_auth_cache_recheck_locked(zone, node, cred) == NGX_OK)
     {
-        ctx->perms = cred->perms;
+        t->perms = cred->perms;
         action = NGX_IOT_AUTH_ALLOW;
 
     } else {
@@ -296,10 +430,10 @@ ngx_iot_auth_cache_revalidate(ngx_iot_auth_zone_t *zone,
             ngx_iot_auth_cache_unknown_locked(zone, node);
         }
 
-        action = ngx_iot_auth_cache_decide_locked(zone, node, ctx);
+        action = ngx_iot_auth_cache_decide_locked(zone, node, t);
     }
 
-    ngx_iot_auth_cache_settle_locked(zone, node, ctx, action);
+    action = ngx_iot_auth_cache_settle_locked(zone, node, t, action);
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
@@ -313,7 +447,7 @@ ngx_iot_auth_cache_revalidate(ngx_iot_auth_zone_t *zone,
  */
 
 ngx_int_t
-ngx_iot_auth_cache_stale(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ctx_t *ctx,
+ngx_iot_auth_cache_stale(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ticket_t *t,
     ngx_msec_t stale_if_error)
 {
     ngx_int_t             rc;
@@ -323,15 +457,15 @@ ngx_iot_auth_cache_stale(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ctx_t *ctx,
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
-    node = ngx_iot_auth_cache_find_locked(zone, ctx->store, &ctx->device);
+    node = ngx_iot_auth_cache_find_locked(zone, t->store, &t->device);
 
-    if (node && node->verified && node->good
-        && CRYPTO_memcmp(node->digest, ctx->digest, NGX_IOT_AUTH_DIGEST_LEN)
+    if (node && node->good
+        && CRYPTO_memcmp(node->digest, t->digest, NGX_IOT_AUTH_DIGEST_LEN)
            == 0
         && (ngx_msec_int_t) (node->expire + stale_if_error - ngx_current_msec)
            > 0)
     {
-        ctx->perms = node->perms;
+        t->perms = node->perms;
         rc = NGX_OK;
     }
 
@@ -341,7 +475,67 @@ ngx_iot_auth_cache_stale(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ctx_t *ctx,
 }
 
 
-/* a background re-check of the store for a verdict past its refresh point */
+uint64_t
+ngx_iot_auth_cache_end_flight(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_ticket_t *t, ngx_iot_auth_outcome_e outcome,
+    ngx_iot_auth_cred_t *cred)
+{
+    uint64_t              workers;
+    ngx_iot_auth_node_t  *node;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    node = (outcome == NGX_IOT_AUTH_NO_ANSWER)
+           ? ngx_iot_auth_cache_find_locked(zone, t->store, &t->device)
+           : ngx_iot_auth_cache_get_locked(zone, t);
+
+    if (node == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+        return 0;
+    }
+
+    switch (outcome) {
+
+    case NGX_IOT_AUTH_MATCH:
+        ngx_iot_auth_cache_good_locked(zone, node, t->digest, cred);
+        break;
+
+    case NGX_IOT_AUTH_MISMATCH:
+        ngx_iot_auth_cache_bad_locked(zone, node, t);
+        break;
+
+    case NGX_IOT_AUTH_NO_DEVICE:
+        ngx_iot_auth_cache_unknown_locked(zone, node);
+        break;
+
+    default: /* NGX_IOT_AUTH_NO_ANSWER */
+        break;
+    }
+
+    workers = ngx_iot_auth_flight_finish_locked(zone, node, t, outcome);
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return workers;
+}
+
+
+void
+ngx_iot_auth_cache_leave(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ticket_t *t)
+{
+    ngx_iot_auth_node_t  *node;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    node = ngx_iot_auth_cache_find_locked(zone, t->store, &t->device);
+
+    if (node && t->waiting) {
+        ngx_iot_auth_flight_leave_locked(zone, node, t);
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
 
 void
 ngx_iot_auth_cache_refresh(ngx_iot_auth_zone_t *zone, uint64_t store,
@@ -353,7 +547,7 @@ ngx_iot_auth_cache_refresh(ngx_iot_auth_zone_t *zone, uint64_t store,
 
     node = ngx_iot_auth_cache_find_locked(zone, store, device);
 
-    if (node && node->verified
+    if (node && node->good
         && CRYPTO_memcmp(node->digest, digest, NGX_IOT_AUTH_DIGEST_LEN) == 0
         && ngx_iot_auth_cache_recheck_locked(zone, node, cred) != NGX_OK
         && cred == NULL)
@@ -366,32 +560,30 @@ ngx_iot_auth_cache_refresh(ngx_iot_auth_zone_t *zone, uint64_t store,
 
 
 /*
- * drops the verdicts of a device, in every store, at once; its lockout
- * state stays: whoever can publish a device id must not be able to
- * reset a lockout with it
+ * whoever can publish a device id must not be able to reset a lockout
+ * with it: the counts stay
  */
 
 void
 ngx_iot_auth_cache_revoke(ngx_iot_auth_zone_t *zone, ngx_str_t *device)
 {
-    ngx_rbtree_node_t    *rn;
+    ngx_rbtree_node_t    *next;
     ngx_iot_auth_node_t  *node;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
     for (node = ngx_iot_auth_cache_first_locked(zone, device);
          node != NULL;
-         node = (ngx_iot_auth_node_t *) rn)
+         node = (ngx_iot_auth_node_t *) next)
     {
         ngx_iot_auth_cache_retire_locked(zone, node);
         node->unknown = 0;
 
-        rn = ngx_rbtree_next(&zone->sh->rbtree, &node->node);
+        next = ngx_rbtree_next(&zone->sh->rbtree, &node->node);
 
-        if (rn == NULL
-            || ngx_memn2cmp(device->data,
-                            ((ngx_iot_auth_node_t *) rn)->id, device->len,
-                            ((ngx_iot_auth_node_t *) rn)->len)
+        if (next == NULL
+            || ngx_memn2cmp(device->data, ((ngx_iot_auth_node_t *) next)->id,
+                            device->len, ((ngx_iot_auth_node_t *) next)->len)
                != 0)
         {
             break;
@@ -399,6 +591,379 @@ ngx_iot_auth_cache_revoke(ngx_iot_auth_zone_t *zone, ngx_str_t *device)
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+void
+ngx_iot_auth_cache_count(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_result_e result)
+{
+    (void) ngx_atomic_fetch_add(&zone->sh->requests[result], 1);
+}
+
+
+void
+ngx_iot_auth_cache_count_bcrypt(ngx_iot_auth_zone_t *zone, ngx_uint_t match,
+    ngx_msec_t usec)
+{
+    (void) ngx_atomic_fetch_add(&zone->sh->bcrypt[match ? 0 : 1], 1);
+    (void) ngx_atomic_fetch_add(&zone->sh->bcrypt_usec, usec);
+}
+
+
+void
+ngx_iot_auth_cache_count_backend_error(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_backend_e backend)
+{
+    (void) ngx_atomic_fetch_add(&zone->sh->backend_errors[backend], 1);
+}
+
+
+void
+ngx_iot_auth_cache_metrics(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_metrics_t *m)
+{
+    ngx_uint_t          i;
+    ngx_iot_auth_sh_t  *sh;
+
+    sh = zone->sh;
+
+    for (i = 0; i < NGX_IOT_AUTH_NRESULTS; i++) {
+        m->requests[i] = sh->requests[i];
+    }
+
+    for (i = 0; i < NGX_IOT_AUTH_NBACKENDS; i++) {
+        m->backend_errors[i] = sh->backend_errors[i];
+    }
+
+    m->bcrypt[0] = sh->bcrypt[0];
+    m->bcrypt[1] = sh->bcrypt[1];
+    m->bcrypt_usec = sh->bcrypt_usec;
+    m->evictions = sh->evictions;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    m->entries = sh->entries;
+    m->flights = sh->flights;
+    m->waiters = sh->waiters;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+/*
+ * the decision, made anew from the entry each time: nothing of an
+ * earlier decision of the same request is kept
+ */
+
+static ngx_iot_auth_action_e
+ngx_iot_auth_cache_decide_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ticket_t *t)
+{
+    ngx_iot_auth_action_e  action;
+
+    if (node->unknown) {
+
+        if ((ngx_msec_int_t) (node->expire - ngx_current_msec) > 0) {
+            t->result = NGX_IOT_AUTH_UNKNOWN;
+            return NGX_IOT_AUTH_REJECT;
+        }
+
+        node->unknown = 0;
+    }
+
+    if (node->good
+        && CRYPTO_memcmp(node->digest, t->digest, NGX_IOT_AUTH_DIGEST_LEN)
+           == 0)
+    {
+        return ngx_iot_auth_cache_verdict_locked(zone, node, t);
+    }
+
+    if (t->waiting) {
+        action = ngx_iot_auth_cache_outcome_locked(node, t);
+
+        if (action != NGX_IOT_AUTH_JOIN) {
+            return action;
+        }
+    }
+
+    if (ngx_iot_auth_cache_negative_locked(node, t->digest) == NGX_OK) {
+        t->result = NGX_IOT_AUTH_NEGATIVE;
+        return NGX_IOT_AUTH_REJECT;
+    }
+
+    if (t->lockout->failures
+        && (ngx_msec_int_t) (node->locked_until - ngx_current_msec) > 0)
+    {
+        t->result = NGX_IOT_AUTH_LOCKED;
+        return NGX_IOT_AUTH_REJECT;
+    }
+
+    return ngx_iot_auth_cache_admit_locked(zone, node, t);
+}
+
+
+/* the token is the device's last good one */
+
+static ngx_iot_auth_action_e
+ngx_iot_auth_cache_verdict_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ticket_t *t)
+{
+    ngx_msec_int_t  left;
+
+    t->perms = node->perms;
+
+    left = (ngx_msec_int_t) (node->expire - ngx_current_msec);
+
+    /* a verdict made with another version of the store is checked again */
+
+    if (left <= 0 || node->version != t->version) {
+        t->result = NGX_IOT_AUTH_REVALIDATED;
+        return NGX_IOT_AUTH_CHECK;
+    }
+
+    if (left > (ngx_msec_int_t) (zone->ttl * (100 - zone->refresh) / 100)
+        || node->refreshing)
+    {
+        t->result = t->waited ? NGX_IOT_AUTH_WAIT : NGX_IOT_AUTH_HIT;
+        return NGX_IOT_AUTH_ALLOW;
+    }
+
+    /* one re-check per verdict; the others are served meanwhile */
+
+    node->refreshing = 1;
+    t->result = NGX_IOT_AUTH_REFRESH;
+
+    return NGX_IOT_AUTH_CHECK;
+}
+
+
+/*
+ * a waiter whose flight failed takes its outcome from the zone: the
+ * failure reaches every waiter without a bcrypt of its own, whatever
+ * negative_ttl is (a match reaches them as the device's verdict)
+ */
+
+static ngx_iot_auth_action_e
+ngx_iot_auth_cache_outcome_locked(ngx_iot_auth_node_t *node,
+    ngx_iot_auth_ticket_t *t)
+{
+    ngx_iot_auth_flight_t  *f;
+
+    f = ngx_iot_auth_flight_of_locked(node, t);
+
+    if (f == NULL || !f->done) {
+        return NGX_IOT_AUTH_JOIN;
+    }
+
+    t->result = (f->outcome == NGX_IOT_AUTH_MISMATCH) ? NGX_IOT_AUTH_NEGATIVE
+                                                      : NGX_IOT_AUTH_UNKNOWN;
+
+    return NGX_IOT_AUTH_REJECT;
+}
+
+
+/*
+ * who may start a bcrypt: the request joins the flight for its token if
+ * there is one; otherwise it needs room in its worker and, under
+ * lockout, failures and flights of the device together below
+ * "failures=", so that concurrent wrong tokens cannot overshoot it
+ */
+
+static ngx_iot_auth_action_e
+ngx_iot_auth_cache_admit_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ticket_t *t)
+{
+    ngx_iot_auth_flight_t  *f;
+
+    f = ngx_iot_auth_flight_find_locked(node, t->digest);
+
+    if (f && t->may_start && ngx_iot_auth_flight_abandoned(f)) {
+        ngx_iot_auth_flight_take_over_locked(zone, f, t);
+        return NGX_IOT_AUTH_OWN;
+    }
+
+    if (f) {
+        ngx_iot_auth_flight_join_locked(zone, f, t);
+        return NGX_IOT_AUTH_JOIN;
+    }
+
+    if (!t->may_start) {
+        t->result = NGX_IOT_AUTH_BUSY;
+        return NGX_IOT_AUTH_THROTTLE;
+    }
+
+    if (t->lockout->failures
+        && ngx_iot_auth_cache_failures_locked(node, t->lockout)
+           + ngx_iot_auth_flight_count_locked(node)
+           >= t->lockout->failures)
+    {
+        t->result = NGX_IOT_AUTH_LOCKED;
+        return NGX_IOT_AUTH_REJECT;
+    }
+
+    /* without room for the flight, the request is verified alone */
+
+    t->flight = 0;
+
+    (void) ngx_iot_auth_flight_new_locked(zone, node, t);
+
+    return NGX_IOT_AUTH_OWN;
+}
+
+
+/* a request that stops waiting is no longer counted as a waiter */
+
+static ngx_iot_auth_action_e
+ngx_iot_auth_cache_settle_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ticket_t *t,
+    ngx_iot_auth_action_e action)
+{
+    if (t->waiting && action != NGX_IOT_AUTH_JOIN) {
+        ngx_iot_auth_flight_leave_locked(zone, node, t);
+    }
+
+    return action;
+}
+
+
+static ngx_int_t
+ngx_iot_auth_cache_negative_locked(ngx_iot_auth_node_t *node, u_char *digest)
+{
+    ngx_uint_t                i;
+    ngx_iot_auth_negative_t  *neg;
+
+    for (i = 0; i < NGX_IOT_AUTH_NEGATIVES; i++) {
+        neg = &node->negatives[i];
+
+        if ((ngx_msec_int_t) (neg->expire - ngx_current_msec) > 0
+            && CRYPTO_memcmp(neg->digest, digest, NGX_IOT_AUTH_DIGEST_LEN)
+               == 0)
+        {
+            return NGX_OK;
+        }
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* failures within the current window */
+
+static ngx_uint_t
+ngx_iot_auth_cache_failures_locked(ngx_iot_auth_node_t *node,
+    ngx_iot_auth_lockout_t *lockout)
+{
+    if ((ngx_msec_int_t) (ngx_current_msec - node->window_start)
+        >= (ngx_msec_int_t) lockout->window)
+    {
+        return 0;
+    }
+
+    return node->failures;
+}
+
+
+static void
+ngx_iot_auth_cache_failure_locked(ngx_iot_auth_node_t *node,
+    ngx_iot_auth_lockout_t *lockout)
+{
+    if (lockout->failures == 0) {
+        return;
+    }
+
+    if (ngx_iot_auth_cache_failures_locked(node, lockout) == 0) {
+        node->window_start = ngx_current_msec;
+        node->failures = 0;
+    }
+
+    if (++node->failures >= lockout->failures) {
+        node->locked_until = ngx_current_msec + lockout->duration;
+        node->failures = 0;
+    }
+}
+
+
+static void
+ngx_iot_auth_cache_good_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, u_char *digest, ngx_iot_auth_cred_t *cred)
+{
+    ngx_memcpy(node->digest, digest, NGX_IOT_AUTH_DIGEST_LEN);
+    ngx_memcpy(node->fprint, cred->fprint, NGX_IOT_AUTH_FPRINT_LEN);
+    node->perms = cred->perms;
+    node->version = cred->version;
+    node->expire = ngx_current_msec + zone->ttl;
+    node->unknown = 0;
+    node->good = 1;
+    node->retired = 0;
+    node->refreshing = 0;
+    node->failures = 0;
+
+    if (!node->verified) {
+        node->verified = 1;
+        ngx_queue_remove(&node->queue);
+        ngx_queue_insert_head(&zone->sh->verified, &node->queue);
+    }
+}
+
+
+static void
+ngx_iot_auth_cache_bad_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ticket_t *t)
+{
+    ngx_iot_auth_negative_t  *neg;
+
+    neg = &node->negatives[node->next_negative];
+
+    ngx_memcpy(neg->digest, t->digest, NGX_IOT_AUTH_DIGEST_LEN);
+    neg->expire = ngx_current_msec + zone->negative_ttl;
+
+    node->next_negative = (node->next_negative + 1) % NGX_IOT_AUTH_NEGATIVES;
+
+    /* a token retired by a change of the stored hash counts no failure */
+
+    if (node->retired
+        && CRYPTO_memcmp(node->digest, t->digest, NGX_IOT_AUTH_DIGEST_LEN)
+           == 0)
+    {
+        return;
+    }
+
+    ngx_iot_auth_cache_failure_locked(node, t->lockout);
+}
+
+
+static void
+ngx_iot_auth_cache_unknown_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node)
+{
+    ngx_iot_auth_cache_retire_locked(zone, node);
+
+    node->unknown = 1;
+    node->expire = ngx_current_msec + zone->negative_ttl;
+}
+
+
+/*
+ * the device's verdict is dropped and its last good token loses every
+ * privilege: it must be verified again against the store
+ */
+
+static void
+ngx_iot_auth_cache_retire_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node)
+{
+    if (node->verified) {
+        node->verified = 0;
+
+        ngx_queue_remove(&node->queue);
+        ngx_queue_insert_head(&zone->sh->negative, &node->queue);
+    }
+
+    if (node->good) {
+        node->good = 0;
+        node->retired = 1;
+    }
 }
 
 
@@ -430,142 +995,283 @@ ngx_iot_auth_cache_recheck_locked(ngx_iot_auth_zone_t *zone,
 }
 
 
-static void
-ngx_iot_auth_cache_unknown_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node)
-{
-    ngx_iot_auth_cache_retire_locked(zone, node);
+/* the flight in progress for a digest */
 
-    node->unknown = 1;
-    node->expire = ngx_current_msec + zone->negative_ttl;
+static ngx_iot_auth_flight_t *
+ngx_iot_auth_flight_find_locked(ngx_iot_auth_node_t *node, u_char *digest)
+{
+    ngx_queue_t            *q;
+    ngx_iot_auth_flight_t  *f;
+
+    for (q = ngx_queue_head(&node->flights);
+         q != ngx_queue_sentinel(&node->flights);
+         q = ngx_queue_next(q))
+    {
+        f = ngx_queue_data(q, ngx_iot_auth_flight_t, queue);
+
+        if (!f->done
+            && CRYPTO_memcmp(f->digest, digest, NGX_IOT_AUTH_DIGEST_LEN) == 0)
+        {
+            return f;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* the flight, in progress or done, that a request waits for */
+
+static ngx_iot_auth_flight_t *
+ngx_iot_auth_flight_of_locked(ngx_iot_auth_node_t *node,
+    ngx_iot_auth_ticket_t *t)
+{
+    ngx_queue_t            *q;
+    ngx_iot_auth_flight_t  *f;
+
+    for (q = ngx_queue_head(&node->flights);
+         q != ngx_queue_sentinel(&node->flights);
+         q = ngx_queue_next(q))
+    {
+        f = ngx_queue_data(q, ngx_iot_auth_flight_t, queue);
+
+        if (f->generation == t->flight) {
+            return f;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_iot_auth_flight_t *
+ngx_iot_auth_flight_new_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ticket_t *t)
+{
+    ngx_iot_auth_flight_t  *f;
+
+    f = ngx_iot_auth_cache_alloc_locked(zone, sizeof(ngx_iot_auth_flight_t),
+                                        node);
+    if (f == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(f, sizeof(ngx_iot_auth_flight_t));
+
+    ngx_memcpy(f->digest, t->digest, NGX_IOT_AUTH_DIGEST_LEN);
+    f->generation = ++zone->sh->generation;
+    f->claim = f->generation;
+    f->deadline = ngx_current_msec + t->wait_timeout;
+    f->owner = ngx_pid;
+
+    ngx_queue_insert_tail(&node->flights, &f->queue);
+    zone->sh->flights++;
+
+    t->flight = f->generation;
+    t->claim = f->claim;
+
+    return f;
+}
+
+
+static void
+ngx_iot_auth_flight_join_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_flight_t *f, ngx_iot_auth_ticket_t *t)
+{
+    if (!t->waiting) {
+        t->waiting = 1;
+        t->waited = 1;
+        t->flight = f->generation;
+        f->waiters++;
+        zone->sh->waiters++;
+    }
+
+    f->workers |= (uint64_t) 1 << (ngx_worker % 64);
+}
+
+
+static void
+ngx_iot_auth_flight_take_over_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_flight_t *f, ngx_iot_auth_ticket_t *t)
+{
+    if (t->waiting && f->generation == t->flight && f->waiters) {
+        f->waiters--;
+        zone->sh->waiters--;
+    }
+
+    t->waiting = 0;
+    t->took_over = f->owner;
+
+    f->claim = ++zone->sh->generation;
+    f->deadline = ngx_current_msec + t->wait_timeout;
+    f->owner = ngx_pid;
+
+    t->flight = f->generation;
+    t->claim = f->claim;
 }
 
 
 /*
- * records how the flight of ctx ended and ends it; returns the workers
- * whose waiters must look again
+ * ends the flight of t unless it was taken over; a failure is kept for
+ * the waiters; returns the workers whose waiters must look again
  */
 
-uint64_t
-ngx_iot_auth_cache_end_flight(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_outcome_e outcome,
-    ngx_iot_auth_cred_t *cred)
+static uint64_t
+ngx_iot_auth_flight_finish_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ticket_t *t,
+    ngx_iot_auth_outcome_e outcome)
 {
-    uint64_t              workers;
-    ngx_iot_auth_node_t  *node;
+    uint64_t                workers;
+    ngx_iot_auth_flight_t  *f;
 
-    ngx_shmtx_lock(&zone->shpool->mutex);
+    f = ngx_iot_auth_flight_find_locked(node, t->digest);
 
-    node = (outcome == NGX_IOT_AUTH_NO_ANSWER)
-           ? ngx_iot_auth_cache_find_locked(zone, ctx->store, &ctx->device)
-           : ngx_iot_auth_cache_get_locked(zone, ctx);
-
-    if (node == NULL) {
-        ngx_shmtx_unlock(&zone->shpool->mutex);
+    if (f == NULL) {
         return 0;
     }
 
-    switch (outcome) {
+    workers = f->workers;
 
-    case NGX_IOT_AUTH_MATCH:
-        ngx_iot_auth_cache_good_locked(zone, node, ctx, cred);
-        break;
-
-    case NGX_IOT_AUTH_MISMATCH:
-        ngx_iot_auth_cache_bad_locked(zone, node, ctx);
-        break;
-
-    case NGX_IOT_AUTH_NO_DEVICE:
-        ngx_iot_auth_cache_unknown_locked(zone, node);
-        break;
-
-    default: /* NGX_IOT_AUTH_NO_ANSWER */
-        break;
+    if (f->generation != t->flight || f->claim != t->claim) {
+        return workers;
     }
 
-    workers = ngx_iot_auth_flight_finish_locked(zone, node, ctx, outcome);
+    zone->sh->flights--;
+    zone->sh->waiters -= f->waiters;
 
-    ngx_shmtx_unlock(&zone->shpool->mutex);
+    if (f->waiters
+        && (outcome == NGX_IOT_AUTH_MISMATCH
+            || outcome == NGX_IOT_AUTH_NO_DEVICE))
+    {
+        f->done = 1;
+        f->outcome = outcome;
+        f->deadline = ngx_current_msec + NGX_IOT_AUTH_OUTCOME_KEEP;
+
+    } else {
+        ngx_iot_auth_flight_free_locked(zone, f);
+    }
 
     return workers;
 }
 
 
 static void
-ngx_iot_auth_cache_good_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx,
-    ngx_iot_auth_cred_t *cred)
+ngx_iot_auth_flight_leave_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ticket_t *t)
 {
-    ngx_memcpy(node->digest, ctx->digest, NGX_IOT_AUTH_DIGEST_LEN);
-    ngx_memcpy(node->fprint, cred->fprint, NGX_IOT_AUTH_FPRINT_LEN);
-    node->perms = cred->perms;
-    node->version = cred->version;
-    node->expire = ngx_current_msec + zone->ttl;
-    node->unknown = 0;
-    node->good = 1;
-    node->retired = 0;
-    node->refreshing = 0;
-    node->failures = 0;
+    ngx_iot_auth_flight_t  *f;
 
-    if (!node->verified) {
-        node->verified = 1;
-        ngx_queue_remove(&node->queue);
-        ngx_queue_insert_head(&zone->sh->verified, &node->queue);
+    f = ngx_iot_auth_flight_of_locked(node, t);
+
+    t->waiting = 0;
+
+    if (f == NULL || f->waiters == 0) {
+        return;
+    }
+
+    f->waiters--;
+
+    if (!f->done) {
+        zone->sh->waiters--;
+
+    } else if (f->waiters == 0) {
+        ngx_iot_auth_flight_free_locked(zone, f);
+    }
+}
+
+
+/*
+ * an owner that is still alive keeps its flight past the deadline: its
+ * bcrypt may just be queued behind others in the thread pool
+ */
+
+static ngx_uint_t
+ngx_iot_auth_flight_abandoned(ngx_iot_auth_flight_t *f)
+{
+    ngx_msec_int_t  late;
+
+    late = (ngx_msec_int_t) (ngx_current_msec - f->deadline);
+
+    if (late < 0) {
+        return 0;
+    }
+
+    if (late >= NGX_IOT_AUTH_FLIGHT_MAX_AGE) {
+        return 1;
+    }
+
+    return f->owner != ngx_pid
+           && kill(f->owner, 0) == -1 && ngx_errno == NGX_ESRCH;
+}
+
+
+/* verifications of the device in progress */
+
+static ngx_uint_t
+ngx_iot_auth_flight_count_locked(ngx_iot_auth_node_t *node)
+{
+    ngx_uint_t              n;
+    ngx_queue_t            *q;
+    ngx_iot_auth_flight_t  *f;
+
+    n = 0;
+
+    for (q = ngx_queue_head(&node->flights);
+         q != ngx_queue_sentinel(&node->flights);
+         q = ngx_queue_next(q))
+    {
+        f = ngx_queue_data(q, ngx_iot_auth_flight_t, queue);
+        n += !f->done;
+    }
+
+    return n;
+}
+
+
+/* frees failed flights whose waiters did not all come for the outcome */
+
+static void
+ngx_iot_auth_flight_reap_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node)
+{
+    ngx_queue_t            *q, *next;
+    ngx_iot_auth_flight_t  *f;
+
+    for (q = ngx_queue_head(&node->flights);
+         q != ngx_queue_sentinel(&node->flights);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        f = ngx_queue_data(q, ngx_iot_auth_flight_t, queue);
+
+        if (f->done
+            && (ngx_msec_int_t) (ngx_current_msec - f->deadline) >= 0)
+        {
+            ngx_iot_auth_flight_free_locked(zone, f);
+        }
     }
 }
 
 
 static void
-ngx_iot_auth_cache_bad_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx)
+ngx_iot_auth_flight_free_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_flight_t *f)
 {
-    ngx_iot_auth_negative_t  *neg;
-
-    neg = &node->negatives[node->next_negative];
-
-    ngx_memcpy(neg->digest, ctx->digest, NGX_IOT_AUTH_DIGEST_LEN);
-    neg->expire = ngx_current_msec + zone->negative_ttl;
-
-    node->next_negative = (node->next_negative + 1) % NGX_IOT_AUTH_NEGATIVES;
-
-    /* a token retired by a change of the stored hash counts no failure */
-
-    if (node->retired
-        && CRYPTO_memcmp(node->digest, ctx->digest, NGX_IOT_AUTH_DIGEST_LEN)
-           == 0)
-    {
-        return;
-    }
-
-    ngx_iot_auth_cache_failure_locked(node, ctx);
-}
-
-
-void
-ngx_iot_auth_cache_stats(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_gauges_t *gauges)
-{
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    gauges->entries = zone->sh->entries;
-    gauges->flights = zone->sh->flights;
-    gauges->waiters = zone->sh->waiters;
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
+    ngx_queue_remove(&f->queue);
+    ngx_slab_free_locked(zone->shpool, f);
 }
 
 
 static ngx_iot_auth_node_t *
 ngx_iot_auth_cache_get_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_ctx_t *ctx)
+    ngx_iot_auth_ticket_t *t)
 {
     ngx_iot_auth_node_t  *node;
 
-    node = ngx_iot_auth_cache_find_locked(zone, ctx->store, &ctx->device);
+    node = ngx_iot_auth_cache_find_locked(zone, t->store, &t->device);
 
     if (node == NULL) {
-        node = ngx_iot_auth_cache_create_locked(zone, ctx->store,
-                                                &ctx->device);
+        node = ngx_iot_auth_cache_create_locked(zone, t->store, &t->device);
         if (node == NULL) {
             return NULL;
         }
@@ -584,9 +1290,9 @@ static ngx_iot_auth_node_t *
 ngx_iot_auth_cache_find_locked(ngx_iot_auth_zone_t *zone, uint64_t store,
     ngx_str_t *id)
 {
-    uint32_t              hash;
-    ngx_int_t             rc;
-    ngx_rbtree_node_t    *node, *sentinel;
+    uint32_t            hash;
+    ngx_int_t           rc;
+    ngx_rbtree_node_t  *node, *sentinel;
 
     hash = ngx_crc32_short(id->data, id->len);
 
@@ -705,12 +1411,12 @@ ngx_iot_auth_cache_create_locked(ngx_iot_auth_zone_t *zone, uint64_t store,
 
 /* evicts least recently used entries until size bytes can be had */
 
-void *
+static void *
 ngx_iot_auth_cache_alloc_locked(ngx_iot_auth_zone_t *zone, size_t size,
     void *keep)
 {
-    void       *p;
-    ngx_uint_t  i;
+    void        *p;
+    ngx_uint_t   i;
 
     p = ngx_slab_alloc_locked(zone->shpool, size);
 
@@ -807,7 +1513,7 @@ ngx_iot_auth_cache_evict_from_locked(ngx_iot_auth_zone_t *zone,
         }
 
         ngx_iot_auth_cache_delete_locked(zone, node);
-        (void) ngx_atomic_fetch_add(&zone->sh->stats.evictions, 1);
+        (void) ngx_atomic_fetch_add(&zone->sh->evictions, 1);
 
         return NGX_OK;
     }
@@ -836,219 +1542,4 @@ ngx_iot_auth_cache_touch_locked(ngx_iot_auth_zone_t *zone,
     ngx_queue_insert_head(node->verified ? &zone->sh->verified
                                          : &zone->sh->negative,
                           &node->queue);
-}
-
-
-static ngx_iot_auth_action_e
-ngx_iot_auth_cache_decide_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx)
-{
-    ngx_msec_int_t          left;
-    ngx_iot_auth_action_e   action;
-
-    if (node->unknown) {
-
-        if ((ngx_msec_int_t) (node->expire - ngx_current_msec) > 0) {
-            ctx->result = NGX_IOT_AUTH_UNKNOWN;
-            return NGX_IOT_AUTH_REJECT;
-        }
-
-        node->unknown = 0;
-    }
-
-    /* made again at every decision: nothing of an earlier one is kept */
-
-    ctx->last_good = node->good
-                     && CRYPTO_memcmp(node->digest, ctx->digest,
-                                      NGX_IOT_AUTH_DIGEST_LEN)
-                        == 0;
-
-    if (ctx->last_good && node->verified) {
-        ctx->perms = node->perms;
-
-        left = (ngx_msec_int_t) (node->expire - ngx_current_msec);
-
-        /* a verdict made with an older version of the store is re-checked */
-
-        if (left <= 0 || node->version != ctx->version) {
-            ctx->result = NGX_IOT_AUTH_REVALIDATED;
-            return NGX_IOT_AUTH_CHECK_STORE;
-        }
-
-        if (left > (ngx_msec_int_t) (zone->ttl * (100 - zone->refresh) / 100)
-            || node->refreshing)
-        {
-            ctx->result = ctx->waited ? NGX_IOT_AUTH_WAIT : NGX_IOT_AUTH_HIT;
-            return NGX_IOT_AUTH_ALLOW;
-        }
-
-        /* one re-check per verdict; the others are served meanwhile */
-
-        node->refreshing = 1;
-        ctx->result = NGX_IOT_AUTH_REFRESH;
-
-        return NGX_IOT_AUTH_CHECK_STORE;
-    }
-
-    if (ctx->waiting) {
-        action = ngx_iot_auth_cache_outcome_locked(node, ctx);
-
-        if (action != NGX_IOT_AUTH_JOIN) {
-            return action;
-        }
-    }
-
-    if (ngx_iot_auth_cache_negative_locked(node, ctx) == NGX_OK) {
-        ctx->result = NGX_IOT_AUTH_NEGATIVE;
-        return NGX_IOT_AUTH_REJECT;
-    }
-
-    if (!ctx->last_good && ctx->lockout->failures
-        && (ngx_msec_int_t) (node->locked_until - ngx_current_msec) > 0)
-    {
-        ctx->result = NGX_IOT_AUTH_LOCKED;
-        return NGX_IOT_AUTH_REJECT;
-    }
-
-    return ngx_iot_auth_flight_join_locked(zone, node, ctx);
-}
-
-
-/*
- * under lockout, failures in the window and bcrypts in flight together
- * stay below "failures=": concurrent wrong tokens cannot overshoot it
- */
-
-ngx_uint_t
-ngx_iot_auth_cache_tries_left_locked(ngx_iot_auth_node_t *node,
-    ngx_iot_auth_ctx_t *ctx)
-{
-    ngx_uint_t  n;
-
-    if (ctx->last_good || ctx->lockout->failures == 0) {
-        return 1;
-    }
-
-    n = ngx_iot_auth_cache_failures_locked(node, ctx)
-        + ngx_iot_auth_flight_count_locked(node);
-
-    return n < ctx->lockout->failures;
-}
-
-
-static void
-ngx_iot_auth_cache_failure_locked(ngx_iot_auth_node_t *node,
-    ngx_iot_auth_ctx_t *ctx)
-{
-    if (ctx->lockout->failures == 0) {
-        return;
-    }
-
-    if (ngx_iot_auth_cache_failures_locked(node, ctx) == 0) {
-        node->window_start = ngx_current_msec;
-        node->failures = 0;
-    }
-
-    if (++node->failures >= ctx->lockout->failures) {
-        node->locked_until = ngx_current_msec + ctx->lockout->duration;
-        node->failures = 0;
-    }
-}
-
-
-/* failures within the current window */
-
-static ngx_uint_t
-ngx_iot_auth_cache_failures_locked(ngx_iot_auth_node_t *node,
-    ngx_iot_auth_ctx_t *ctx)
-{
-    if ((ngx_msec_int_t) (ngx_current_msec - node->window_start)
-        >= (ngx_msec_int_t) ctx->lockout->window)
-    {
-        return 0;
-    }
-
-    return node->failures;
-}
-
-
-static ngx_int_t
-ngx_iot_auth_cache_negative_locked(ngx_iot_auth_node_t *node,
-    ngx_iot_auth_ctx_t *ctx)
-{
-    ngx_uint_t                i;
-    ngx_iot_auth_negative_t  *neg;
-
-    for (i = 0; i < NGX_IOT_AUTH_NEGATIVES; i++) {
-        neg = &node->negatives[i];
-
-        if ((ngx_msec_int_t) (neg->expire - ngx_current_msec) > 0
-            && CRYPTO_memcmp(neg->digest, ctx->digest,
-                             NGX_IOT_AUTH_DIGEST_LEN)
-               == 0)
-        {
-            return NGX_OK;
-        }
-    }
-
-    return NGX_DECLINED;
-}
-
-
-/*
- * the device's verdict is dropped and its last good token loses every
- * privilege: it must be verified again against the store
- */
-
-static void
-ngx_iot_auth_cache_retire_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node)
-{
-    if (node->verified) {
-        node->verified = 0;
-
-        ngx_queue_remove(&node->queue);
-        ngx_queue_insert_head(&zone->sh->negative, &node->queue);
-    }
-
-    if (node->good) {
-        node->good = 0;
-        node->retired = 1;
-    }
-}
-
-
-/*
- * a waiter whose flight failed takes its outcome from the zone: the
- * failure reaches every waiter without a bcrypt of its own, whatever
- * negative_ttl is (a match reaches them as the device's verdict)
- */
-
-static ngx_iot_auth_action_e
-ngx_iot_auth_cache_outcome_locked(ngx_iot_auth_node_t *node,
-    ngx_iot_auth_ctx_t *ctx)
-{
-    ngx_iot_auth_outcome_e  outcome;
-
-    if (ngx_iot_auth_flight_outcome_locked(node, ctx, &outcome) != NGX_OK) {
-        return NGX_IOT_AUTH_JOIN;
-    }
-
-    ctx->result = (outcome == NGX_IOT_AUTH_MISMATCH) ? NGX_IOT_AUTH_NEGATIVE
-                                                     : NGX_IOT_AUTH_UNKNOWN;
-
-    return NGX_IOT_AUTH_REJECT;
-}
-
-
-/* a request that stops waiting is no longer counted as a waiter */
-
-static void
-ngx_iot_auth_cache_settle_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node, ngx_iot_auth_ctx_t *ctx,
-    ngx_iot_auth_action_e action)
-{
-    if (ctx->waiting && action != NGX_IOT_AUTH_JOIN) {
-        ngx_iot_auth_flight_leave_locked(zone, node, ctx);
-    }
 }

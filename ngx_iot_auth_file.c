@@ -4,7 +4,14 @@
  */
 
 
-#include "ngx_iot_auth_module.h"
+/*
+ * Credentials files (see ngx_iot_auth_file.h): reading, checking each
+ * line with the credential rules, sorting, finding a device.  Calls the
+ * credential rules only.
+ */
+
+
+#include "ngx_iot_auth_file.h"
 
 
 static ngx_int_t ngx_iot_auth_file_read(ngx_conf_t *cf,
@@ -18,22 +25,18 @@ static int ngx_libc_cdecl ngx_iot_auth_file_cmp(const void *one,
 
 
 ngx_iot_auth_file_t *
-ngx_iot_auth_file_load(ngx_conf_t *cf, ngx_str_t *path)
+ngx_iot_auth_file_load(ngx_conf_t *cf, ngx_array_t *files, ngx_str_t *path)
 {
-    ngx_str_t                   text;
-    ngx_uint_t                  i;
-    ngx_iot_auth_file_t        *file, **files;
-    ngx_iot_auth_main_conf_t   *iamcf;
+    ngx_uint_t              i;
+    ngx_iot_auth_file_t    *file, **loaded;
 
-    iamcf = ngx_http_conf_get_module_main_conf(cf, ngx_iot_auth_module);
+    loaded = files->elts;
 
-    files = iamcf->files.elts;
-
-    for (i = 0; i < iamcf->files.nelts; i++) {
-        if (files[i]->path.len == path->len
-            && ngx_strncmp(files[i]->path.data, path->data, path->len) == 0)
+    for (i = 0; i < files->nelts; i++) {
+        if (loaded[i]->path.len == path->len
+            && ngx_strncmp(loaded[i]->path.data, path->data, path->len) == 0)
         {
-            return files[i];
+            return loaded[i];
         }
     }
 
@@ -44,21 +47,19 @@ ngx_iot_auth_file_load(ngx_conf_t *cf, ngx_str_t *path)
 
     file->path = *path;
 
-    if (ngx_iot_auth_file_read(cf, file, &text) != NGX_OK
-        || ngx_iot_auth_file_parse(cf, file, &text) != NGX_OK
-        || ngx_iot_auth_file_sort(cf, file) != NGX_OK
-        || ngx_iot_auth_store_id("file", path, &file->store) != NGX_OK
-        || ngx_iot_auth_store_id("content", &text, &file->version) != NGX_OK)
+    if (ngx_iot_auth_file_read(cf, file, &file->text) != NGX_OK
+        || ngx_iot_auth_file_parse(cf, file, &file->text) != NGX_OK
+        || ngx_iot_auth_file_sort(cf, file) != NGX_OK)
     {
         return NULL;
     }
 
-    files = ngx_array_push(&iamcf->files);
-    if (files == NULL) {
+    loaded = ngx_array_push(files);
+    if (loaded == NULL) {
         return NULL;
     }
 
-    *files = file;
+    *loaded = file;
 
     return file;
 }
@@ -250,39 +251,4 @@ ngx_iot_auth_file_find(ngx_iot_auth_file_t *file, ngx_str_t *id)
     }
 
     return NULL;
-}
-
-
-/*
- * a store is known by an id made of its kind and name (a file's path, a
- * Redis key prefix): verdicts belong to one store.  A file's content
- * gives its version: a verdict made with another one is checked again
- */
-
-ngx_int_t
-ngx_iot_auth_store_id(char *kind, ngx_str_t *text, uint64_t *id)
-{
-    u_char        md[EVP_MAX_MD_SIZE];
-    ngx_int_t     rc;
-    unsigned int  len;
-    EVP_MD_CTX   *md_ctx;
-
-    md_ctx = EVP_MD_CTX_new();
-    if (md_ctx == NULL) {
-        return NGX_ERROR;
-    }
-
-    rc = (EVP_DigestInit_ex(md_ctx, EVP_sha256(), NULL) == 1
-          && EVP_DigestUpdate(md_ctx, kind, ngx_strlen(kind) + 1) == 1
-          && EVP_DigestUpdate(md_ctx, text->data, text->len) == 1
-          && EVP_DigestFinal_ex(md_ctx, md, &len) == 1)
-         ? NGX_OK : NGX_ERROR;
-
-    EVP_MD_CTX_free(md_ctx);
-
-    if (rc == NGX_OK) {
-        ngx_memcpy(id, md, sizeof(uint64_t));
-    }
-
-    return rc;
 }

@@ -4,7 +4,15 @@
  */
 
 
-#include "ngx_iot_auth_module.h"
+/*
+ * The Redis store (see ngx_iot_auth_redis.h): hiredis' async context
+ * driven by nginx events, reconnection with backoff, a timeout on every
+ * command, replies checked with the credential rules, and the
+ * revocation channel handed to the handler given at start.
+ */
+
+
+#include "ngx_iot_auth_redis.h"
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
@@ -54,7 +62,7 @@ typedef struct {
 
 typedef struct {
     ngx_event_t                     event;
-    ngx_iot_auth_redis_handler_pt   handler;
+    ngx_iot_auth_store_handler_pt   handler;
     void                           *data;
     ngx_int_t                       rc;
     uint32_t                        perms;
@@ -99,153 +107,20 @@ static ngx_iot_auth_redis_endpoint_t *ngx_iot_auth_redis_endpoint(
 
 
 static ngx_msec_t                      ngx_iot_auth_redis_error_logged;
+static ngx_iot_auth_revoke_pt          ngx_iot_auth_redis_revoke;
+static void                           *ngx_iot_auth_redis_revoke_data;
 static ngx_iot_auth_redis_endpoint_t  *ngx_iot_auth_redis_ep;
 static ngx_iot_auth_redis_peer_t
     ngx_iot_auth_redis_peers[NGX_IOT_AUTH_REDIS_NPEERS];
 
 
-char *
-ngx_iot_auth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_iot_auth_main_conf_t  *iamcf = conf;
-
-    ngx_int_t                   n;
-    ngx_str_t                  *value;
-    ngx_uint_t                  i;
-    ngx_iot_auth_redis_conf_t  *rcf;
-
-    if (iamcf->redis) {
-        return "is duplicate";
-    }
-
-    rcf = ngx_pcalloc(cf->pool, sizeof(ngx_iot_auth_redis_conf_t));
-    if (rcf == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    /*
-     * set by ngx_pcalloc():
-     *
-     *     rcf->db = 0;
-     *     rcf->password = { 0, NULL };
-     *     rcf->revoke_channel = { 0, NULL };
-     */
-
-    rcf->connect_timeout = 1000;
-    rcf->timeout = 1000;
-
-    value = cf->args->elts;
-
-    rcf->url.url = value[1];
-    rcf->url.default_port = 6379;
-
-    /* a host name is resolved here, hiredis gets an address literal */
-
-    if (ngx_parse_url(cf->pool, &rcf->url) != NGX_OK) {
-        if (rcf->url.err) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "%s in redis address \"%V\"",
-                               rcf->url.err, &rcf->url.url);
-        }
-
-        return NGX_CONF_ERROR;
-    }
-
-    if (rcf->url.naddrs == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "no address for redis \"%V\"", &rcf->url.url);
-        return NGX_CONF_ERROR;
-    }
-
-    for (i = 2; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
-
-            n = ngx_atoi(value[i].data + 3, value[i].len - 3);
-
-            if (n == NGX_ERROR || n > NGX_MAX_INT32_VALUE) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid db \"%V\"", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            rcf->db = n;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "password=", 9) == 0) {
-
-            if (value[i].len == 9) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "empty redis password");
-                return NGX_CONF_ERROR;
-            }
-
-            rcf->password.len = value[i].len - 9;
-            rcf->password.data = value[i].data + 9;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "connect_timeout=", 16) == 0) {
-
-            n = ngx_iot_auth_conf_time(&value[i], 16);
-
-            if (n == NGX_ERROR || n == 0) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid connect_timeout \"%V\"",
-                                   &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            rcf->connect_timeout = n;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
-
-            n = ngx_iot_auth_conf_time(&value[i], 8);
-
-            if (n == NGX_ERROR || n == 0) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid timeout \"%V\"", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            rcf->timeout = n;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "revoke_channel=", 15) == 0) {
-
-            if (value[i].len == 15) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid revoke_channel \"%V\"",
-                                   &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            rcf->revoke_channel.len = value[i].len - 15;
-            rcf->revoke_channel.data = value[i].data + 15;
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\"", &value[i]);
-        return NGX_CONF_ERROR;
-    }
-
-    iamcf->redis = rcf;
-
-    return NGX_CONF_OK;
-}
-
-
 ngx_int_t
-ngx_iot_auth_redis_init_process(ngx_cycle_t *cycle)
+ngx_iot_auth_redis_init_process(ngx_cycle_t *cycle,
+    ngx_iot_auth_redis_conf_t *rcf, ngx_iot_auth_revoke_pt revoke,
+    void *data)
 {
     ngx_uint_t                  i;
     ngx_iot_auth_redis_peer_t  *peer;
-    ngx_iot_auth_main_conf_t   *iamcf;
 
     /* not in the cache manager and loader, which run init_process too */
 
@@ -255,14 +130,10 @@ ngx_iot_auth_redis_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    iamcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_iot_auth_module);
+    ngx_iot_auth_redis_revoke = revoke;
+    ngx_iot_auth_redis_revoke_data = data;
 
-    if (iamcf == NULL || iamcf->redis == NULL) {
-        return NGX_OK;
-    }
-
-    ngx_iot_auth_redis_ep = ngx_iot_auth_redis_endpoint(iamcf->redis,
-                                                        cycle->log);
+    ngx_iot_auth_redis_ep = ngx_iot_auth_redis_endpoint(rcf, cycle->log);
     if (ngx_iot_auth_redis_ep == NULL) {
         return NGX_ERROR;
     }
@@ -332,8 +203,8 @@ ngx_iot_auth_redis_exit_process(ngx_cycle_t *cycle)
 
 
 ngx_int_t
-ngx_iot_auth_redis_fetch(ngx_str_t *key, ngx_log_t *log,
-    ngx_iot_auth_redis_handler_pt handler, void *data)
+ngx_iot_auth_redis_fetch(ngx_str_t *prefix, ngx_str_t *device, ngx_log_t *log,
+    ngx_iot_auth_store_handler_pt handler, void *data)
 {
     ngx_iot_auth_redis_cmd_t   *cmd;
     ngx_iot_auth_redis_peer_t  *peer;
@@ -341,21 +212,23 @@ ngx_iot_auth_redis_fetch(ngx_str_t *key, ngx_log_t *log,
     peer = &ngx_iot_auth_redis_peers[NGX_IOT_AUTH_REDIS_LOOKUP];
 
     if (ngx_iot_auth_redis_ep == NULL || peer->ac == NULL) {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
-                       "iot_auth: redis is down, \"%V\" not fetched", key);
+        ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
+                       "iot_auth: redis is down, \"%V\" not fetched", device);
         return NGX_ERROR;
     }
 
-    cmd = ngx_alloc(sizeof(ngx_iot_auth_redis_cmd_t) + key->len, log);
+    cmd = ngx_alloc(sizeof(ngx_iot_auth_redis_cmd_t)
+                    + prefix->len + device->len, log);
     if (cmd == NULL) {
         return NGX_ERROR;
     }
 
     ngx_memzero(cmd, sizeof(ngx_iot_auth_redis_cmd_t));
 
-    cmd->key.len = key->len;
+    cmd->key.len = prefix->len + device->len;
     cmd->key.data = (u_char *) (cmd + 1);
-    ngx_memcpy(cmd->key.data, key->data, key->len);
+    ngx_memcpy(ngx_cpymem(cmd->key.data, prefix->data, prefix->len),
+               device->data, device->len);
 
     cmd->handler = handler;
     cmd->data = data;
@@ -366,19 +239,20 @@ ngx_iot_auth_redis_fetch(ngx_str_t *key, ngx_log_t *log,
 
     if (redisAsyncCommand(peer->ac, ngx_iot_auth_redis_reply, cmd,
                           "HMGET %b hash perms disabled",
-                          key->data, key->len)
+                          cmd->key.data, cmd->key.len)
         != REDIS_OK)
     {
         ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "iot_auth: redis HMGET \"%V\" could not be sent", key);
+                      "iot_auth: redis HMGET \"%V\" could not be sent",
+                      &cmd->key);
         ngx_free(cmd);
         return NGX_ERROR;
     }
 
     ngx_add_timer(&cmd->event, ngx_iot_auth_redis_ep->timeout);
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
-                   "iot_auth: redis HMGET \"%V\" sent", key);
+    ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
+                   "iot_auth: redis HMGET \"%V\" sent", &cmd->key);
 
     return NGX_OK;
 }
@@ -394,7 +268,7 @@ ngx_iot_auth_redis_connect(ngx_iot_auth_redis_peer_t *peer)
 
     ep = ngx_iot_auth_redis_ep;
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+    ngx_log_debug2(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
                    "iot_auth: redis %s connection to \"%V\"",
                    peer->purpose, &ep->name);
 
@@ -663,7 +537,7 @@ ngx_iot_auth_redis_connected(const redisAsyncContext *ac, int status)
 {
     /* a failure is reported by the cleanup that follows */
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+    ngx_log_debug3(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
                    "iot_auth: redis %s connect status:%d \"%s\"",
                    ((ngx_iot_auth_redis_peer_t *) ac->data)->purpose,
                    status, ac->c.errstr);
@@ -756,7 +630,7 @@ ngx_iot_auth_redis_message(redisAsyncContext *ac, void *r, void *privdata)
     device.len = payload->len;
 
     if (ngx_iot_auth_record_valid_id(device.data, device.len)) {
-        ngx_iot_auth_revoke(&device);
+        ngx_iot_auth_redis_revoke(ngx_iot_auth_redis_revoke_data, &device);
         return;
     }
 
@@ -998,7 +872,7 @@ ngx_iot_auth_redis_ready(ngx_iot_auth_redis_peer_t *peer)
     peer->ready = 1;
     peer->backoff = NGX_IOT_AUTH_REDIS_BACKOFF_MIN;
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+    ngx_log_debug1(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
                    "iot_auth: redis %s connection ready", peer->purpose);
 
     if (!peer->outage) {
@@ -1032,7 +906,7 @@ ngx_iot_auth_redis_failed(ngx_iot_auth_redis_peer_t *peer,
     }
 
     if (peer->outage || ngx_iot_auth_redis_in_outage()) {
-        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+        ngx_log_debug3(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
                        "iot_auth: redis %s connection failed: %V, "
                        "retry in %Mms", peer->purpose, reason, peer->backoff);
 

@@ -4,22 +4,123 @@
  */
 
 
+/*
+ * The status page (iot_auth_status): every zone's metrics in
+ * Prometheus text or JSON, both rendered from one table of metric
+ * families.  Part of the HTTP front end; calls only the zone's metrics
+ * snapshot.
+ */
+
+
 #include "ngx_iot_auth_module.h"
 
 
+#define NGX_IOT_AUTH_COUNTER         0
+#define NGX_IOT_AUTH_GAUGE           1
+
+
+/* one metric family: a number, or one number per value of its label */
+
 typedef struct {
-    ngx_str_t                   *name;
-    ngx_iot_auth_stats_t        *stats;
-    ngx_iot_auth_gauges_t        gauges;
+    ngx_str_t                    name;         /* without "iot_auth_" */
+    ngx_uint_t                   type;
+    char                        *help;
+    ngx_str_t                    label;        /* none: a single number */
+    ngx_str_t                   *values;       /* of the label */
+    ngx_uint_t                   nvalues;
+    size_t                       offset;       /* in the metrics */
+    ngx_str_t                    group;        /* the JSON object it is in */
+    ngx_str_t                    key;          /* its JSON name, unlabeled */
+    unsigned                     usec:1;       /* shown as seconds */
+} ngx_iot_auth_family_t;
+
+
+typedef struct {
+    ngx_str_t                   *zone;
+    ngx_iot_auth_metrics_t       metrics;
 } ngx_iot_auth_snapshot_t;
 
 
 static ngx_int_t ngx_iot_auth_snapshot(ngx_http_request_t *r,
     ngx_array_t *snaps);
 static size_t ngx_iot_auth_status_size(ngx_array_t *snaps);
-static u_char *ngx_iot_auth_status_prometheus(u_char *p,
-    ngx_array_t *snaps);
-static u_char *ngx_iot_auth_status_json(u_char *p, ngx_array_t *snaps);
+static u_char *ngx_iot_auth_prometheus(u_char *p, ngx_array_t *snaps);
+static u_char *ngx_iot_auth_json(u_char *p, ngx_array_t *snaps);
+static u_char *ngx_iot_auth_number(u_char *p, ngx_iot_auth_family_t *fam,
+    ngx_iot_auth_snapshot_t *snap, ngx_uint_t i);
+
+
+static ngx_str_t  ngx_iot_auth_outcomes[] = {
+    ngx_string("match"),
+    ngx_string("mismatch")
+};
+
+
+/* the file store is read with the configuration: it never fails to answer */
+
+static ngx_str_t  ngx_iot_auth_backends[] = {
+    ngx_string("redis")
+};
+
+
+static ngx_str_t  ngx_iot_auth_result_names[NGX_IOT_AUTH_NRESULTS];
+
+
+static ngx_iot_auth_family_t  ngx_iot_auth_families[] = {
+
+    { ngx_string("requests_total"), NGX_IOT_AUTH_COUNTER,
+      "Requests checked, by result.",
+      ngx_string("result"), ngx_iot_auth_result_names,
+      NGX_IOT_AUTH_NRESULTS, offsetof(ngx_iot_auth_metrics_t, requests),
+      ngx_string("requests"), ngx_null_string, 0 },
+
+    { ngx_string("bcrypt_total"), NGX_IOT_AUTH_COUNTER,
+      "bcrypt verifications run, by outcome.",
+      ngx_string("outcome"), ngx_iot_auth_outcomes, 2,
+      offsetof(ngx_iot_auth_metrics_t, bcrypt),
+      ngx_string("bcrypt"), ngx_null_string, 0 },
+
+    { ngx_string("bcrypt_seconds_total"), NGX_IOT_AUTH_COUNTER,
+      "Time spent in bcrypt.",
+      ngx_null_string, NULL, 1,
+      offsetof(ngx_iot_auth_metrics_t, bcrypt_usec),
+      ngx_string("bcrypt"), ngx_string("seconds"), 1 },
+
+    { ngx_string("cache_entries"), NGX_IOT_AUTH_GAUGE,
+      "Devices held in the zone.",
+      ngx_null_string, NULL, 1,
+      offsetof(ngx_iot_auth_metrics_t, entries),
+      ngx_string("cache"), ngx_string("entries"), 0 },
+
+    { ngx_string("cache_evictions_total"), NGX_IOT_AUTH_COUNTER,
+      "Devices evicted to make room.",
+      ngx_null_string, NULL, 1,
+      offsetof(ngx_iot_auth_metrics_t, evictions),
+      ngx_string("cache"), ngx_string("evictions"), 0 },
+
+    { ngx_string("backend_errors_total"), NGX_IOT_AUTH_COUNTER,
+      "Credential store lookups that failed.",
+      ngx_string("backend"), ngx_iot_auth_backends, 1,
+      offsetof(ngx_iot_auth_metrics_t,
+               backend_errors[NGX_IOT_AUTH_BACKEND_REDIS]),
+      ngx_string("backend_errors"), ngx_null_string, 0 },
+
+    { ngx_string("flights"), NGX_IOT_AUTH_GAUGE,
+      "bcrypt verifications in progress.",
+      ngx_null_string, NULL, 1,
+      offsetof(ngx_iot_auth_metrics_t, flights),
+      ngx_null_string, ngx_string("flights"), 0 },
+
+    { ngx_string("waiters"), NGX_IOT_AUTH_GAUGE,
+      "Requests waiting for a verification.",
+      ngx_null_string, NULL, 1,
+      offsetof(ngx_iot_auth_metrics_t, waiters),
+      ngx_null_string, ngx_string("waiters"), 0 }
+};
+
+
+#define NGX_IOT_AUTH_NFAMILIES                                               \
+    (sizeof(ngx_iot_auth_families) / sizeof(ngx_iot_auth_family_t))
 
 
 ngx_int_t
@@ -54,12 +155,12 @@ ngx_iot_auth_status_handler(ngx_http_request_t *r)
 
     if (iacf->status == NGX_IOT_AUTH_STATUS_JSON) {
         ngx_str_set(&r->headers_out.content_type, "application/json");
-        b->last = ngx_iot_auth_status_json(b->last, &snaps);
+        b->last = ngx_iot_auth_json(b->last, &snaps);
 
     } else {
         ngx_str_set(&r->headers_out.content_type,
                     "text/plain; version=0.0.4");
-        b->last = ngx_iot_auth_status_prometheus(b->last, &snaps);
+        b->last = ngx_iot_auth_prometheus(b->last, &snaps);
     }
 
     r->headers_out.content_type_len = r->headers_out.content_type.len;
@@ -87,33 +188,32 @@ ngx_iot_auth_snapshot(ngx_http_request_t *r, ngx_array_t *snaps)
 {
     ngx_uint_t                 i;
     ngx_shm_zone_t           **zones;
-    ngx_iot_auth_zone_t       *zone;
     ngx_iot_auth_snapshot_t   *snap;
     ngx_iot_auth_main_conf_t  *iamcf;
 
     iamcf = ngx_http_get_module_main_conf(r, ngx_iot_auth_module);
 
-    if (ngx_array_init(snaps, r->pool, iamcf->zones.nelts + 1,
+    if (ngx_array_init(snaps, r->pool, iamcf->engine.zones.nelts + 1,
                        sizeof(ngx_iot_auth_snapshot_t))
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    zones = iamcf->zones.elts;
+    zones = iamcf->engine.zones.elts;
 
-    for (i = 0; i < iamcf->zones.nelts; i++) {
-        zone = zones[i]->data;
-
+    for (i = 0; i < iamcf->engine.zones.nelts; i++) {
         snap = ngx_array_push(snaps);
         if (snap == NULL) {
             return NGX_ERROR;
         }
 
-        snap->name = &zones[i]->shm.name;
-        snap->stats = &zone->sh->stats;
+        snap->zone = &zones[i]->shm.name;
+        ngx_iot_auth_cache_metrics(zones[i]->data, &snap->metrics);
+    }
 
-        ngx_iot_auth_cache_stats(zone, &snap->gauges);
+    for (i = 0; i < NGX_IOT_AUTH_NRESULTS; i++) {
+        ngx_iot_auth_result_names[i] = ngx_iot_auth_results[i].metric;
     }
 
     return NGX_OK;
@@ -122,22 +222,27 @@ ngx_iot_auth_snapshot(ngx_http_request_t *r, ngx_array_t *snaps)
 
 /*
  * an upper bound of either form: a line of at most 128 bytes besides the
- * zone name and the number, per metric and zone
+ * zone name and the number, per number and zone, and the help lines
  */
 
 static size_t
 ngx_iot_auth_status_size(ngx_array_t *snaps)
 {
     size_t                    size;
-    ngx_uint_t                i;
+    ngx_uint_t                i, n;
     ngx_iot_auth_snapshot_t  *snap;
 
-    size = sizeof("{}") + 2048;
+    n = 0;
+
+    for (i = 0; i < NGX_IOT_AUTH_NFAMILIES; i++) {
+        n += ngx_iot_auth_families[i].nvalues;
+    }
+
+    size = sizeof("{}") + NGX_IOT_AUTH_NFAMILIES * 256;
     snap = snaps->elts;
 
     for (i = 0; i < snaps->nelts; i++) {
-        size += (NGX_IOT_AUTH_NRESULTS + 9)
-                * (128 + snap[i].name->len + NGX_ATOMIC_T_LEN);
+        size += n * (128 + snap[i].zone->len + NGX_ATOMIC_T_LEN);
     }
 
     return size;
@@ -145,109 +250,55 @@ ngx_iot_auth_status_size(ngx_array_t *snaps)
 
 
 static u_char *
-ngx_iot_auth_status_prometheus(u_char *p, ngx_array_t *snaps)
+ngx_iot_auth_prometheus(u_char *p, ngx_array_t *snaps)
 {
-    ngx_uint_t                i, j;
-    ngx_iot_auth_stats_t     *st;
+    ngx_uint_t                f, i, v;
+    ngx_iot_auth_family_t    *fam;
     ngx_iot_auth_snapshot_t  *snap;
 
     snap = snaps->elts;
 
-    p = ngx_sprintf(p, "# HELP iot_auth_requests_total "
-                       "Requests checked, by result.\n"
-                       "# TYPE iot_auth_requests_total counter\n");
+    for (f = 0; f < NGX_IOT_AUTH_NFAMILIES; f++) {
+        fam = &ngx_iot_auth_families[f];
 
-    for (i = 0; i < snaps->nelts; i++) {
-        for (j = 0; j < NGX_IOT_AUTH_NRESULTS; j++) {
-            p = ngx_sprintf(p, "iot_auth_requests_total{zone=\"%V\","
-                               "result=\"%V\"} %uA\n",
-                            snap[i].name, &ngx_iot_auth_results[j].metric,
-                            snap[i].stats->requests[j]);
+        p = ngx_sprintf(p, "# HELP iot_auth_%V %s\n# TYPE iot_auth_%V %s\n",
+                        &fam->name, fam->help, &fam->name,
+                        fam->type == NGX_IOT_AUTH_GAUGE ? "gauge"
+                                                        : "counter");
+
+        for (i = 0; i < snaps->nelts; i++) {
+            for (v = 0; v < fam->nvalues; v++) {
+                p = ngx_sprintf(p, "iot_auth_%V{zone=\"%V\"", &fam->name,
+                                snap[i].zone);
+
+                if (fam->label.len) {
+                    p = ngx_sprintf(p, ",%V=\"%V\"", &fam->label,
+                                    &fam->values[v]);
+                }
+
+                *p++ = '}';
+                *p++ = ' ';
+                p = ngx_iot_auth_number(p, fam, &snap[i], v);
+                *p++ = LF;
+            }
         }
-    }
-
-    p = ngx_sprintf(p, "# HELP iot_auth_bcrypt_total "
-                       "bcrypt verifications run, by outcome.\n"
-                       "# TYPE iot_auth_bcrypt_total counter\n");
-
-    for (i = 0; i < snaps->nelts; i++) {
-        st = snap[i].stats;
-        p = ngx_sprintf(p, "iot_auth_bcrypt_total{zone=\"%V\","
-                           "outcome=\"match\"} %uA\n"
-                           "iot_auth_bcrypt_total{zone=\"%V\","
-                           "outcome=\"mismatch\"} %uA\n",
-                        snap[i].name, st->bcrypt_match,
-                        snap[i].name, st->bcrypt_mismatch);
-    }
-
-    p = ngx_sprintf(p, "# HELP iot_auth_bcrypt_seconds_total "
-                       "Time spent in bcrypt.\n"
-                       "# TYPE iot_auth_bcrypt_seconds_total counter\n");
-
-    for (i = 0; i < snaps->nelts; i++) {
-        st = snap[i].stats;
-        p = ngx_sprintf(p, "iot_auth_bcrypt_seconds_total{zone=\"%V\"} "
-                           "%uA.%06uA\n",
-                        snap[i].name, st->bcrypt_usec / 1000000,
-                        st->bcrypt_usec % 1000000);
-    }
-
-    p = ngx_sprintf(p, "# HELP iot_auth_cache_entries "
-                       "Devices held in the zone.\n"
-                       "# TYPE iot_auth_cache_entries gauge\n");
-
-    for (i = 0; i < snaps->nelts; i++) {
-        p = ngx_sprintf(p, "iot_auth_cache_entries{zone=\"%V\"} %ui\n",
-                        snap[i].name, snap[i].gauges.entries);
-    }
-
-    p = ngx_sprintf(p, "# HELP iot_auth_cache_evictions_total "
-                       "Devices evicted to make room.\n"
-                       "# TYPE iot_auth_cache_evictions_total counter\n");
-
-    for (i = 0; i < snaps->nelts; i++) {
-        p = ngx_sprintf(p, "iot_auth_cache_evictions_total{zone=\"%V\"} "
-                           "%uA\n",
-                        snap[i].name, snap[i].stats->evictions);
-    }
-
-    p = ngx_sprintf(p, "# HELP iot_auth_backend_errors_total "
-                       "Credential store lookups that failed.\n"
-                       "# TYPE iot_auth_backend_errors_total counter\n");
-
-    for (i = 0; i < snaps->nelts; i++) {
-        p = ngx_sprintf(p, "iot_auth_backend_errors_total{zone=\"%V\","
-                           "backend=\"redis\"} %uA\n",
-                        snap[i].name, snap[i].stats->redis_errors);
-    }
-
-    p = ngx_sprintf(p, "# HELP iot_auth_flights "
-                       "bcrypt verifications in progress.\n"
-                       "# TYPE iot_auth_flights gauge\n");
-
-    for (i = 0; i < snaps->nelts; i++) {
-        p = ngx_sprintf(p, "iot_auth_flights{zone=\"%V\"} %ui\n",
-                        snap[i].name, snap[i].gauges.flights);
-    }
-
-    p = ngx_sprintf(p, "# HELP iot_auth_waiters "
-                       "Requests waiting for a verification.\n"
-                       "# TYPE iot_auth_waiters gauge\n");
-
-    for (i = 0; i < snaps->nelts; i++) {
-        p = ngx_sprintf(p, "iot_auth_waiters{zone=\"%V\"} %ui\n",
-                        snap[i].name, snap[i].gauges.waiters);
     }
 
     return p;
 }
 
 
+/*
+ * one object per zone; in it, the families of a group share an object
+ * where each number is named by its label value or its key
+ */
+
 static u_char *
-ngx_iot_auth_status_json(u_char *p, ngx_array_t *snaps)
+ngx_iot_auth_json(u_char *p, ngx_array_t *snaps)
 {
-    ngx_uint_t                i, j;
-    ngx_iot_auth_stats_t     *st;
+    ngx_uint_t                f, i, v, first;
+    ngx_str_t                *group;
+    ngx_iot_auth_family_t    *fam;
     ngx_iot_auth_snapshot_t  *snap;
 
     snap = snaps->elts;
@@ -255,31 +306,65 @@ ngx_iot_auth_status_json(u_char *p, ngx_array_t *snaps)
     *p++ = '{';
 
     for (i = 0; i < snaps->nelts; i++) {
-        st = snap[i].stats;
+        p = ngx_sprintf(p, "%s\"%V\":{", i ? "," : "", snap[i].zone);
 
-        p = ngx_sprintf(p, "%s\"%V\":{\"requests\":{",
-                        i ? "," : "", snap[i].name);
+        group = NULL;
+        first = 1;
 
-        for (j = 0; j < NGX_IOT_AUTH_NRESULTS; j++) {
-            p = ngx_sprintf(p, "%s\"%V\":%uA", j ? "," : "",
-                            &ngx_iot_auth_results[j].metric,
-                            st->requests[j]);
+        for (f = 0; f < NGX_IOT_AUTH_NFAMILIES; f++) {
+            fam = &ngx_iot_auth_families[f];
+
+            if (group && (fam->group.len != group->len
+                          || ngx_strncmp(fam->group.data, group->data,
+                                         group->len)
+                             != 0))
+            {
+                *p++ = '}';
+                group = NULL;
+                first = 0;
+            }
+
+            if (group == NULL && fam->group.len) {
+                p = ngx_sprintf(p, "%s\"%V\":{", first ? "" : ",",
+                                &fam->group);
+                group = &fam->group;
+                first = 1;
+            }
+
+            for (v = 0; v < fam->nvalues; v++) {
+                p = ngx_sprintf(p, "%s\"%V\":", first ? "" : ",",
+                                fam->label.len ? &fam->values[v]
+                                               : &fam->key);
+                p = ngx_iot_auth_number(p, fam, &snap[i], v);
+                first = 0;
+            }
         }
 
-        p = ngx_sprintf(p, "},\"bcrypt\":{\"match\":%uA,\"mismatch\":%uA,"
-                           "\"seconds\":%uA.%06uA},"
-                           "\"cache\":{\"entries\":%ui,\"evictions\":%uA},"
-                           "\"backend_errors\":{\"redis\":%uA},"
-                           "\"flights\":%ui,\"waiters\":%ui}",
-                        st->bcrypt_match, st->bcrypt_mismatch,
-                        st->bcrypt_usec / 1000000, st->bcrypt_usec % 1000000,
-                        snap[i].gauges.entries, st->evictions,
-                        st->redis_errors,
-                        snap[i].gauges.flights, snap[i].gauges.waiters);
+        if (group) {
+            *p++ = '}';
+        }
+
+        *p++ = '}';
     }
 
     *p++ = '}';
     *p++ = LF;
 
     return p;
+}
+
+
+static u_char *
+ngx_iot_auth_number(u_char *p, ngx_iot_auth_family_t *fam,
+    ngx_iot_auth_snapshot_t *snap, ngx_uint_t i)
+{
+    ngx_uint_t  n;
+
+    n = ((ngx_uint_t *) ((u_char *) &snap->metrics + fam->offset))[i];
+
+    if (fam->usec) {
+        return ngx_sprintf(p, "%ui.%06ui", n / 1000000, n % 1000000);
+    }
+
+    return ngx_sprintf(p, "%ui", n);
 }
