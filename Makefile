@@ -21,6 +21,9 @@ OBJS        := $(BUILD)/$(notdir $(CC))
 MODULE      := ngx_iot_auth_module
 SO          := $(BUILD)/$(MODULE).so
 SOURCES     := $(wildcard $(CURDIR)/ngx_iot_auth_*.c $(CURDIR)/*.h)
+PASSWD      := $(BUILD)/iot-auth-passwd
+PASSWD_SRC  := $(wildcard $(CURDIR)/tools/ngx_iot_auth_passwd*.c) \
+               $(CURDIR)/ngx_iot_auth_record.c
 
 DEBIAN_DEPS := nginx-core nginx-dev libcrypt-dev libhiredis-dev libssl-dev \
                libtest-base-perl libtext-diff-perl apache2-utils whois \
@@ -34,7 +37,7 @@ COMPAT       = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
 
 .PHONY: all deps run test test-valgrind clean bench bench-deps docs
 
-all: $(SO)
+all: $(SO) $(PASSWD)
 
 $(OBJS)/Makefile: config
 	@mkdir -p $(OBJS)
@@ -56,6 +59,26 @@ $(OBJS)/Makefile: config
 $(SO): $(OBJS)/Makefile $(SOURCES)
 	$(MAKE) -C $(NGINX_SRC) -f $(OBJS)/Makefile modules
 	install -m 755 $(OBJS)/$(MODULE).so $@
+
+# iot-auth-passwd (docs/credentials.md): the record rules and the tool,
+# compiled with nginx's headers, the ngx_auto_config.h of the configured
+# build and its CFLAGS (-Werror included); linked with libc, libcrypt and
+# hiredis only.  make install-passwd DESTDIR=... PREFIX=/usr installs it
+# and its man page.
+$(PASSWD): $(OBJS)/Makefile $(PASSWD_SRC) $(wildcard $(CURDIR)/tools/*.h) \
+           $(CURDIR)/ngx_iot_auth_record.h
+	$(CC) $$(sed -n 's/^CFLAGS *= *//p' $(OBJS)/Makefile) \
+	    $(addprefix -I $(NGINX_SRC)/src/,core event event/modules os/unix) \
+	    -I $(OBJS) -I $(CURDIR) -o $@ $(PASSWD_SRC) \
+	    $$(dpkg-buildflags --get LDFLAGS 2>/dev/null) -lcrypt -lhiredis
+
+PREFIX      ?= /usr
+
+.PHONY: install-passwd
+install-passwd: $(PASSWD)
+	install -D -m 755 $(PASSWD) $(DESTDIR)$(PREFIX)/bin/iot-auth-passwd
+	install -D -m 644 $(CURDIR)/tools/iot-auth-passwd.1 \
+	    $(DESTDIR)$(PREFIX)/share/man/man1/iot-auth-passwd.1
 
 deps:
 	@missing=$$(for p in $(DEBIAN_DEPS); do \
@@ -239,7 +262,7 @@ asan-build: $(ASAN_DIR)/Makefile
 	$(MAKE) -C $(NGX_TREE) -f $(ASAN_DIR)/Makefile -j$(shell nproc) \
 	    binary modules
 
-asan-run: asan-build
+asan-run: asan-build $(PASSWD)
 	@rm -rf $(SAN_LOGS); mkdir -p $(SAN_LOGS)
 	$(SAN_ENV) PERL5LIB=$(CURDIR)/t/lib$(COMPAT) \
 	    sh fuzz/asan-suite $(ASAN_DIR)/nginx $(ASAN_DIR)/$(MODULE).so \
