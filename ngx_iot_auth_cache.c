@@ -61,7 +61,9 @@ typedef struct {
     ngx_msec_t                   window_start; /* of the lockout window */
     ngx_msec_t                   locked_until;
     uint64_t                     store;        /* part of the key */
-    uint64_t                     version;      /* the verdict was made with */
+    uint64_t                     version;      /* of the store the verdict
+                                                  (or unknown mark) was
+                                                  made with */
     u_char                       digest[NGX_IOT_AUTH_DIGEST_LEN];
                                                /* of the last good token */
     u_char                       fprint[NGX_IOT_AUTH_FPRINT_LEN];
@@ -151,7 +153,7 @@ static void ngx_iot_auth_cache_good_locked(ngx_iot_auth_zone_t *zone,
 static void ngx_iot_auth_cache_bad_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node, ngx_iot_auth_ticket_t *t);
 static void ngx_iot_auth_cache_unknown_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node);
+    ngx_iot_auth_node_t *node, uint64_t version);
 static void ngx_iot_auth_cache_retire_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node);
 static ngx_int_t ngx_iot_auth_cache_recheck_locked(ngx_iot_auth_zone_t *zone,
@@ -427,7 +429,7 @@ ngx_iot_auth_cache_revalidate(ngx_iot_auth_zone_t *zone,
 
     } else {
         if (cred == NULL) {
-            ngx_iot_auth_cache_unknown_locked(zone, node);
+            ngx_iot_auth_cache_unknown_locked(zone, node, t->version);
         }
 
         action = ngx_iot_auth_cache_decide_locked(zone, node, t);
@@ -505,7 +507,7 @@ ngx_iot_auth_cache_end_flight(ngx_iot_auth_zone_t *zone,
         break;
 
     case NGX_IOT_AUTH_NO_DEVICE:
-        ngx_iot_auth_cache_unknown_locked(zone, node);
+        ngx_iot_auth_cache_unknown_locked(zone, node, t->version);
         break;
 
     default: /* NGX_IOT_AUTH_NO_ANSWER */
@@ -552,7 +554,7 @@ ngx_iot_auth_cache_refresh(ngx_iot_auth_zone_t *zone, uint64_t store,
         && ngx_iot_auth_cache_recheck_locked(zone, node, cred) != NGX_OK
         && cred == NULL)
     {
-        ngx_iot_auth_cache_unknown_locked(zone, node);
+        ngx_iot_auth_cache_unknown_locked(zone, node, node->version);
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -664,7 +666,9 @@ ngx_iot_auth_cache_decide_locked(ngx_iot_auth_zone_t *zone,
 
     if (node->unknown) {
 
-        if ((ngx_msec_int_t) (node->expire - ngx_current_msec) > 0) {
+        if (node->version == t->version
+            && (ngx_msec_int_t) (node->expire - ngx_current_msec) > 0)
+        {
             t->result = NGX_IOT_AUTH_UNKNOWN;
             return NGX_IOT_AUTH_REJECT;
         }
@@ -933,12 +937,15 @@ ngx_iot_auth_cache_bad_locked(ngx_iot_auth_zone_t *zone,
 }
 
 
+/* the mark holds for the version of the store that had no record */
+
 static void
 ngx_iot_auth_cache_unknown_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node)
+    ngx_iot_auth_node_t *node, uint64_t version)
 {
     ngx_iot_auth_cache_retire_locked(zone, node);
 
+    node->version = version;
     node->unknown = 1;
     node->expire = ngx_current_msec + zone->negative_ttl;
 }

@@ -17,7 +17,6 @@
 
 static int                        fuzz_fd;
 static char                       fuzz_path[64];
-static ngx_iot_auth_main_conf_t   fuzz_iamcf;
 
 
 int
@@ -95,6 +94,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_str_t               path, id;
     ngx_uint_t              i;
     ngx_conf_t              cf;
+    ngx_array_t             files;
     ngx_iot_auth_file_t    *file, *again;
     ngx_iot_auth_record_t  *rec;
 
@@ -106,24 +106,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     fuzz_conf_begin(&cf);
 
-    ngx_memzero(&fuzz_iamcf, sizeof(ngx_iot_auth_main_conf_t));
-
-    if (ngx_array_init(&fuzz_iamcf.files, cf.pool, 1,
-                       sizeof(ngx_iot_auth_file_t *))
+    if (ngx_array_init(&files, cf.pool, 1, sizeof(ngx_iot_auth_file_t *))
         != NGX_OK)
     {
         abort();
     }
 
-    fuzz_main_conf[FUZZ_IOT_INDEX] = &fuzz_iamcf;
-
     path.len = ngx_strlen(fuzz_path);
     path.data = fuzz_dup(cf.pool, (u_char *) fuzz_path, path.len, 1);
 
-    file = ngx_iot_auth_file_load(&cf, &path);
+    file = ngx_iot_auth_file_load(&cf, &files, &path);
 
     if (file == NULL) {
-        fuzz_assert(fuzz_iamcf.files.nelts == 0);
+        fuzz_assert(files.nelts == 0);
         goto done;
     }
 
@@ -154,9 +149,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* a second load of the same path reuses the first */
 
-    again = ngx_iot_auth_file_load(&cf, &path);
+    again = ngx_iot_auth_file_load(&cf, &files, &path);
     fuzz_assert(again == file);
-    fuzz_assert(fuzz_iamcf.files.nelts == 1);
+    fuzz_assert(files.nelts == 1);
 
 done:
 

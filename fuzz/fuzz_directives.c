@@ -41,6 +41,7 @@ static char  *fuzz_directives[] = {
     "iot_auth_require_perms",
     "iot_auth_status",
     "iot_auth_max_pending",
+    "iot_auth_max_cost",
     "iot_auth_wait_timeout",
     "iot_auth_stale_if_error",
     "iot_auth_thread_pool",
@@ -126,13 +127,14 @@ fuzz_find_command(u_char *name, size_t len)
 static void
 fuzz_check(ngx_iot_auth_main_conf_t *iamcf, ngx_iot_auth_loc_conf_t *iacf)
 {
-    ngx_uint_t             i;
-    ngx_shm_zone_t       **zones;
-    ngx_iot_auth_zone_t   *zone;
+    ngx_uint_t                  i;
+    ngx_shm_zone_t            **zones;
+    ngx_iot_auth_zone_t        *zone;
+    ngx_iot_auth_redis_conf_t  *rcf;
 
-    zones = iamcf->zones.elts;
+    zones = iamcf->engine.zones.elts;
 
-    for (i = 0; i < iamcf->zones.nelts; i++) {
+    for (i = 0; i < iamcf->engine.zones.nelts; i++) {
         zone = zones[i]->data;
 
         fuzz_assert(zone != NULL && zone->shm_zone == zones[i]);
@@ -147,33 +149,39 @@ fuzz_check(ngx_iot_auth_main_conf_t *iamcf, ngx_iot_auth_loc_conf_t *iacf)
         fuzz_assert(zones[i]->init == ngx_iot_auth_cache_init_zone);
     }
 
-    if (iacf->lockout.failures != NGX_CONF_UNSET_UINT
-        && iacf->lockout.failures != 0)
+    if (iacf->engine.lockout.failures != NGX_CONF_UNSET_UINT
+        && iacf->engine.lockout.failures != 0)
     {
-        fuzz_assert(iacf->lockout.failures <= 65535);
-        fuzz_assert(iacf->lockout.window > 0);
-        fuzz_assert(iacf->lockout.duration > 0);
+        fuzz_assert(iacf->engine.lockout.failures <= 65535);
+        fuzz_assert(iacf->engine.lockout.window > 0);
+        fuzz_assert(iacf->engine.lockout.duration > 0);
     }
 
     if (iacf->require_perms != NGX_CONF_UNSET_UINT) {
         fuzz_assert(iacf->require_perms <= 0xffffffff);
     }
 
-    if (iacf->max_pending != NGX_CONF_UNSET) {
-        fuzz_assert(iacf->max_pending >= 1 && iacf->max_pending <= 1000000);
+    if (iacf->engine.max_pending != NGX_CONF_UNSET) {
+        fuzz_assert(iacf->engine.max_pending >= 1
+                    && iacf->engine.max_pending <= 1000000);
     }
 
-    if (iamcf->redis) {
-        fuzz_assert(iamcf->redis->url.naddrs > 0);
-        fuzz_assert(iamcf->redis->url.uri.len == 0);
-        fuzz_assert(iamcf->redis->db >= 0
-                    && iamcf->redis->db <= NGX_MAX_INT32_VALUE);
-        fuzz_assert(iamcf->redis->timeout > 0);
-        fuzz_assert(iamcf->redis->connect_timeout > 0);
-        fuzz_assert(iamcf->redis->password.data == NULL
-                    || iamcf->redis->password.len > 0);
-        fuzz_assert(iamcf->redis->revoke_channel.data == NULL
-                    || iamcf->redis->revoke_channel.len > 0);
+    if (iacf->engine.max_cost != NGX_CONF_UNSET_UINT) {
+        fuzz_assert(iacf->engine.max_cost >= NGX_IOT_AUTH_COST_MIN
+                    && iacf->engine.max_cost <= NGX_IOT_AUTH_COST_MAX);
+    }
+
+    rcf = iamcf->engine.redis;
+
+    if (rcf) {
+        fuzz_assert(rcf->url.naddrs > 0);
+        fuzz_assert(rcf->url.uri.len == 0);
+        fuzz_assert(rcf->db >= 0 && rcf->db <= NGX_MAX_INT32_VALUE);
+        fuzz_assert(rcf->timeout > 0);
+        fuzz_assert(rcf->connect_timeout > 0);
+        fuzz_assert(rcf->password.data == NULL || rcf->password.len > 0);
+        fuzz_assert(rcf->revoke_channel.data == NULL
+                    || rcf->revoke_channel.len > 0);
     }
 
     fuzz_assert(iacf->status == 0

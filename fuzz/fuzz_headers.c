@@ -4,8 +4,9 @@
  *
  * Device id and token as a request brings them -> the access handler's
  * ngx_iot_auth_read_credentials(): empty -> 401, a device id not 1-128
- * bytes of 0x21-0x7e or a token not 1-72 such bytes -> 400, otherwise
- * NGX_OK with digest = HMAC-SHA256(key, device 0x00 token).  Each verdict
+ * bytes of 0x21-0x7e or a token not 1-72 such bytes -> 400, counted once
+ * as DENIED in the zone; otherwise NGX_OK, nothing counted, and the
+ * engine's digest = HMAC-SHA256(key, device 0x00 token).  Each verdict
  * is compared with a separate implementation of those rules, and the
  * digest with OpenSSL's one-shot HMAC().
  *
@@ -19,46 +20,64 @@
 #include "../ngx_iot_auth_module.c"
 
 #include <openssl/hmac.h>
-#include <openssl/core_names.h>
 
 
-static u_char                     fuzz_key[NGX_IOT_AUTH_KEY_LEN] =
-    "0123456789abcdef0123456789abcdef";
-static ngx_iot_auth_sh_t          fuzz_sh;
-static ngx_iot_auth_zone_t        fuzz_zone;
-static ngx_shm_zone_t             fuzz_shm_zone;
+#define FUZZ_ZONE_SIZE  (64 * 1024)
+
+
+static ngx_str_t            fuzz_key =
+    ngx_string("0123456789abcdef0123456789abcdef");
+static ngx_shm_zone_t       fuzz_shm_zone;
+static ngx_iot_auth_zone_t  fuzz_zone;
+
+
+/* a zone in plain memory, laid out as nginx lays out shared memory */
+
+static void
+fuzz_zone_create(void)
+{
+    u_char           *addr;
+    ngx_slab_pool_t  *sp;
+
+    addr = calloc(1, FUZZ_ZONE_SIZE);
+    if (addr == NULL) {
+        abort();
+    }
+
+    sp = (ngx_slab_pool_t *) addr;
+    sp->end = addr + FUZZ_ZONE_SIZE;
+    sp->min_shift = 3;
+    sp->addr = addr;
+
+    if (ngx_shmtx_create(&sp->mutex, &sp->lock, NULL) != NGX_OK) {
+        abort();
+    }
+
+    ngx_slab_init(sp);
+
+    fuzz_shm_zone.shm.addr = addr;
+    fuzz_shm_zone.shm.size = FUZZ_ZONE_SIZE;
+    fuzz_shm_zone.shm.log = &fuzz_log;
+    ngx_str_set(&fuzz_shm_zone.shm.name, "fuzz");
+    fuzz_shm_zone.data = &fuzz_zone;
+
+    fuzz_zone.shm_zone = &fuzz_shm_zone;
+    fuzz_zone.secret = &fuzz_key;
+    fuzz_zone.ttl = 30000;
+    fuzz_zone.negative_ttl = 10000;
+    fuzz_zone.refresh = 80;
+
+    if (ngx_iot_auth_cache_init_zone(&fuzz_shm_zone, NULL) != NGX_OK) {
+        abort();
+    }
+}
 
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    EVP_MAC     *mac;
-    OSSL_PARAM   params[2];
-
     fuzz_init();
-
-    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    if (mac == NULL) {
-        abort();
-    }
-
-    fuzz_zone.mac = EVP_MAC_CTX_new(mac);
-    EVP_MAC_free(mac);
-
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                 "SHA256", 0);
-    params[1] = OSSL_PARAM_construct_end();
-
-    if (fuzz_zone.mac == NULL
-        || EVP_MAC_init(fuzz_zone.mac, fuzz_key, sizeof(fuzz_key), params)
-           != 1)
-    {
-        abort();
-    }
-
-    fuzz_zone.sh = &fuzz_sh;
-    fuzz_zone.shm_zone = &fuzz_shm_zone;
-    fuzz_shm_zone.data = &fuzz_zone;
+    fuzz_zone_create();
 
     return 0;
 }
@@ -87,16 +106,17 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     u_char                     digest[EVP_MAX_MD_SIZE], *msg;
+    u_char                     ours[NGX_IOT_AUTH_DIGEST_LEN];
     size_t                     dlen, tlen;
     ngx_int_t                  rc, want;
     ngx_log_t                  log;
     ngx_conf_t                 cf;
     unsigned int               mdlen;
-    ngx_atomic_uint_t          before[NGX_IOT_AUTH_NRESULTS];
     const u_char              *nl;
     ngx_connection_t          *c;
     ngx_http_request_t        *r;
     ngx_iot_auth_ctx_t        *ctx;
+    ngx_iot_auth_metrics_t     before, after;
     ngx_iot_auth_loc_conf_t   *iacf;
     ngx_http_complex_value_t  *device, *token;
 
@@ -129,10 +149,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     iacf->device = device;
     iacf->token = token;
-    iacf->shm_zone = &fuzz_shm_zone;
-    iacf->redis = 0;
+    iacf->engine.shm_zone = &fuzz_shm_zone;
     iacf->require_perms = 0;
-    iacf->lockout.failures = 0;
 
     log = fuzz_log;
     c->log = &log;
@@ -144,9 +162,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     ctx->request = r;
 
-    ngx_memcpy(before, (void *) fuzz_sh.stats.requests, sizeof(before));
+    ngx_iot_auth_cache_metrics(&fuzz_zone, &before);
 
     rc = ngx_iot_auth_read_credentials(r, iacf, ctx);
+
+    ngx_iot_auth_cache_metrics(&fuzz_zone, &after);
 
     if (dlen == 0 || tlen == 0) {
         want = NGX_HTTP_UNAUTHORIZED;
@@ -165,27 +185,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc != NGX_OK) {
         fuzz_assert(ctx->done && ctx->rc == rc
                     && ctx->result == NGX_IOT_AUTH_DENIED);
-        fuzz_assert(fuzz_sh.stats.requests[NGX_IOT_AUTH_DENIED]
-                    == before[NGX_IOT_AUTH_DENIED] + 1);
+        fuzz_assert(after.requests[NGX_IOT_AUTH_DENIED]
+                    == before.requests[NGX_IOT_AUTH_DENIED] + 1);
         goto done;
     }
 
     fuzz_assert(!ctx->done);
-    fuzz_assert(ngx_memcmp((void *) fuzz_sh.stats.requests, before,
-                           sizeof(before))
+    fuzz_assert(ngx_memcmp(after.requests, before.requests,
+                           sizeof(before.requests))
                 == 0);
     fuzz_assert(ctx->device.len == dlen
                 && ngx_memcmp(ctx->device.data, data, dlen) == 0);
     fuzz_assert(ctx->token.len == tlen
                 && ngx_memcmp(ctx->token.data, data + dlen + 1, tlen) == 0);
-    fuzz_assert(ctx->lockout == &iacf->lockout);
 
     /* size == dlen + 1 + tlen: the input with its '\n' made a 0x00 */
 
     msg = fuzz_dup(cf.pool, data, size, 0);
     msg[dlen] = '\0';
 
-    if (HMAC(EVP_sha256(), fuzz_key, sizeof(fuzz_key), msg, size, digest,
+    if (HMAC(EVP_sha256(), fuzz_key.data, fuzz_key.len, msg, size, digest,
              &mdlen)
         == NULL)
     {
@@ -193,8 +212,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     fuzz_assert(mdlen == NGX_IOT_AUTH_DIGEST_LEN);
-    fuzz_assert(ngx_memcmp(ctx->digest, digest, NGX_IOT_AUTH_DIGEST_LEN)
-                == 0);
+    fuzz_assert(ngx_iot_auth_cache_digest(&fuzz_zone, &ctx->device,
+                                          &ctx->token, ours)
+                == NGX_OK);
+    fuzz_assert(ngx_memcmp(ours, digest, NGX_IOT_AUTH_DIGEST_LEN) == 0);
 
 done:
 

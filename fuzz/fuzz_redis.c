@@ -22,8 +22,20 @@
 
 
 static ngx_iot_auth_redis_endpoint_t  fuzz_ep;
-static ngx_iot_auth_main_conf_t       fuzz_iamcf;
 static redisAsyncContext              fuzz_ac;
+static ngx_uint_t                     fuzz_revoked;
+
+
+/* what the engine is given for each device id published */
+
+static void
+fuzz_revoke(void *data, ngx_str_t *device)
+{
+    fuzz_assert(data == &fuzz_ep);
+    fuzz_assert(ngx_iot_auth_record_valid_id(device->data, device->len));
+
+    fuzz_revoked++;
+}
 
 
 int
@@ -37,6 +49,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_ep.connect_timeout = 1000;
 
     ngx_iot_auth_redis_ep = &fuzz_ep;
+    ngx_iot_auth_redis_revoke = fuzz_revoke;
+    ngx_iot_auth_redis_revoke_data = &fuzz_ep;
 
     return 0;
 }
@@ -139,7 +153,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     void                       *r;
     ngx_int_t                   rc;
-    ngx_uint_t                  n;
+    ngx_uint_t                  n, revoked;
     ngx_conf_t                  cf;
     redisReader                *reader;
     redisReply                 *reply;
@@ -151,16 +165,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     fuzz_conf_begin(&cf);
-
-    /* ngx_iot_auth_revoke() walks the zones of the cycle's main conf */
-    fuzz_main_conf[FUZZ_IOT_INDEX] = &fuzz_iamcf;
-
-    if (ngx_array_init(&fuzz_iamcf.zones, cf.pool, 1,
-                       sizeof(ngx_shm_zone_t *))
-        != NGX_OK)
-    {
-        abort();
-    }
 
     reader = redisReaderCreate();
     if (reader == NULL) {
@@ -198,7 +202,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rc = ngx_iot_auth_redis_parse(cmd, reply);
         fuzz_check_parse(cmd, reply, rc);
 
+        revoked = fuzz_revoked;
         ngx_iot_auth_redis_message(&fuzz_ac, reply, &peer);
+        fuzz_assert(fuzz_revoked - revoked <= 1);
 
         freeReplyObject(reply);
     }

@@ -56,8 +56,8 @@ fuzz_render(ngx_pool_t *pool, ngx_array_t *snaps, ngx_uint_t json,
         abort();
     }
 
-    last = json ? ngx_iot_auth_status_json(buf, snaps)
-                : ngx_iot_auth_status_prometheus(buf, snaps);
+    last = json ? ngx_iot_auth_json(buf, snaps)
+                : ngx_iot_auth_prometheus(buf, snaps);
 
     fuzz_assert(last > buf && (size_t) (last - buf) <= size);
     fuzz_assert(last[-1] == '\n');
@@ -113,7 +113,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_str_t                *name;
     ngx_array_t               snaps;
     fuzz_input_t              in;
-    ngx_iot_auth_stats_t     *st;
+    ngx_iot_auth_metrics_t   *m;
     ngx_iot_auth_snapshot_t  *snap;
 
     in.p = data;
@@ -134,9 +134,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (i = 0; i < nzones; i++) {
         snap = ngx_array_push(&snaps);
         name = ngx_pcalloc(cf.pool, sizeof(ngx_str_t));
-        st = ngx_pcalloc(cf.pool, sizeof(ngx_iot_auth_stats_t));
 
-        if (snap == NULL || name == NULL || st == NULL) {
+        if (snap == NULL || name == NULL) {
             abort();
         }
 
@@ -149,21 +148,25 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             newline = 1;
         }
 
+        m = &snap->metrics;
+
         for (j = 0; j < NGX_IOT_AUTH_NRESULTS; j++) {
-            st->requests[j] = fuzz_take(&in, 8);
+            m->requests[j] = fuzz_take(&in, 8);
         }
 
-        st->bcrypt_match = fuzz_take(&in, 8);
-        st->bcrypt_mismatch = fuzz_take(&in, 8);
-        st->bcrypt_usec = fuzz_take(&in, 8);
-        st->evictions = fuzz_take(&in, 8);
-        st->redis_errors = fuzz_take(&in, 8);
+        for (j = 0; j < NGX_IOT_AUTH_NBACKENDS; j++) {
+            m->backend_errors[j] = fuzz_take(&in, 8);
+        }
 
-        snap->name = name;
-        snap->stats = st;
-        snap->gauges.entries = fuzz_take(&in, 8);
-        snap->gauges.flights = fuzz_take(&in, 8);
-        snap->gauges.waiters = fuzz_take(&in, 8);
+        m->bcrypt[0] = fuzz_take(&in, 8);
+        m->bcrypt[1] = fuzz_take(&in, 8);
+        m->bcrypt_usec = fuzz_take(&in, 8);
+        m->evictions = fuzz_take(&in, 8);
+        m->entries = fuzz_take(&in, 8);
+        m->flights = fuzz_take(&in, 8);
+        m->waiters = fuzz_take(&in, 8);
+
+        snap->zone = name;
     }
 
     fuzz_render(cf.pool, &snaps, 0, newline);
