@@ -26,9 +26,13 @@ DEBIAN_DEPS := nginx-core nginx-dev libcrypt-dev libhiredis-dev libssl-dev \
                libtest-base-perl libtext-diff-perl apache2-utils whois \
                redis-server curl gcc make
 
+# t/lib first, then the caller's PERL5LIB (which may hold the real
+# Test::Nginx, e.g. PERL5LIB=/path/to/test-nginx/lib make test), then
+# t/compat, only when perl finds no Test::Nginx::Socket without it
 PROVE_ENV    = TEST_NGINX_BINARY=$(NGINX_BIN) \
                TEST_NGINX_LOAD_MODULES=$(SO) \
-               PERL5LIB=$(CURDIR)/t/lib$(COMPAT)
+               PERL5LIB=$(TEST_PERL5LIB)
+TEST_PERL5LIB = $(CURDIR)/t/lib$(if $(PERL5LIB),:$(PERL5LIB))$(COMPAT)
 COMPAT       = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
                        || echo :$(CURDIR)/t/compat)
 
@@ -241,7 +245,7 @@ asan-build: $(ASAN_DIR)/Makefile
 
 asan-run: asan-build
 	@rm -rf $(SAN_LOGS); mkdir -p $(SAN_LOGS)
-	$(SAN_ENV) PERL5LIB=$(CURDIR)/t/lib$(COMPAT) \
+	$(SAN_ENV) PERL5LIB=$(TEST_PERL5LIB) \
 	    sh fuzz/asan-suite $(ASAN_DIR)/nginx $(ASAN_DIR)/$(MODULE).so \
 	    $(SAN_LOGS) $(ASAN_PROVE)
 
