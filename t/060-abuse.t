@@ -51,16 +51,6 @@ sub by_kind {
     return join '', map { "$_ x$n{$_}\n" } sort keys %n;
 }
 
-# the lines of html/abuse.log, once it has $n of them
-sub log_lines {
-    my ($n) = @_;
-
-    IotAuthTest::wait_lines('abuse.log', $n);
-    open my $fh, '<', "$ENV{TEST_NGINX_SERVER_ROOT}/html/abuse.log"
-        or die "abuse.log: $!";
-    return map { chomp; $_ } <$fh>;
-}
-
 # "log: line xN" for each distinct line of the access log
 sub log_tally {
     my %n;
@@ -104,7 +94,7 @@ for my $i (0 .. 19) {
     push @steps, 1.1 if $i == 9;    # the verdict of the good token expires
 }
 my ($reqs, $res) = main::batches(@steps);
-my @log = main::log_lines(scalar @$res);
+my @log = IotAuthTest::html_lines('abuse.log', scalar @$res);
 my $locked = List::Util::first { $log[$_] =~ /^bad LOCKED / } 0 .. $#log;
 my $reval = grep { $log[$_] =~ /^good REVALIDATED / }
                  ($locked // @log) .. $#log;
@@ -143,8 +133,9 @@ for my $i (1 .. 20) {
     push @steps, [@ghosts[0 .. 24], $good, @ghosts[25 .. 49]];
 }
 my ($reqs, $res) = main::batches(@steps);
+my @log = IotAuthTest::html_lines('abuse.log', scalar @$res);
 IotAuthTest::write_html('init.txt', main::by_kind($reqs, $res)
-                        . main::log_tally(main::log_lines(scalar @$res)));
+                        . main::log_tally(@log));
 --- request eval
 ["GET /init.txt", "GET /p", "GET /status"]
 --- more_headers eval
@@ -199,7 +190,7 @@ my @busy = grep { $_->{status} eq '503' } @res;
 my @good = @res[10 .. 14];
 IotAuthTest::write_html('init.txt',
     main::by_kind([@$reqs, @reqs], [@$res, @res])
-    . main::log_tally(main::log_lines(@$res + @res))
+    . main::log_tally(IotAuthTest::html_lines('abuse.log', @$res + @res))
     . "503 before the bcrypt ended: "
     . ((List::Util::all { $_->{end} < $done } @busy) ? "yes" : "no") . "\n"
     . "good tokens before the bcrypt ended: "
@@ -233,7 +224,7 @@ my @locked = grep { $_->{status} eq '429' } @res;
 my $first = List::Util::min(map { $_->{end} } @denied) // 0;
 IotAuthTest::write_html('init.txt',
     main::by_kind(\@reqs, \@res)
-    . main::log_tally(main::log_lines(scalar @res))
+    . main::log_tally(IotAuthTest::html_lines('abuse.log', scalar @res))
     . "429 before the first bcrypt ended: "
     . ((List::Util::all { $_->{end} < $first } @locked) ? "yes" : "no")
     . "\n");

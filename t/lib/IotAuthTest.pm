@@ -15,19 +15,22 @@ use warnings;
 
 use Exporter 'import';
 use IO::Select;
-use IO::Socket::INET;
+use IotAuthHTTP;
 use Time::HiRes qw(time sleep);
 
-our @EXPORT_OK = qw(herd tally write_html worker_pids
+our @EXPORT_OK = qw(herd tally write_html worker_pids master_pid
                     block_defaults p_defaults p_config p_files p_req creds
-                    summary herds steps wait_lines
+                    summary herds steps wait_lines html_lines poll http_get
+                    bcrypt_hash
+                    log_file log_lines logged per_worker bcrypt_owner
                     pinned_conns ka_send ka_status);
 
 # Sends one request per entry of $reqs, each on its own connection, and
 # waits for every answer (bounded by $opts{timeout}, default 30 s).
 # A request is { uri => '/p', headers => { Name => 'value' },
 # delay => seconds before it is sent, abort_after => seconds after which
-# the client hangs up }.  $opts{at} = [ seconds, sub { ... } ] runs the
+# the client hangs up, conn => a connection of pinned_conns to send it on
+# instead of a new one }.  $opts{at} = [ seconds, sub { ... } ] runs the
 # sub once, that long after the start, while the herd is in flight.
 # Returns a list of { status, time, end } in request order; status is the
 # HTTP code or 'aborted', 'timeout' or 'none' (closed without an answer),
@@ -36,7 +39,6 @@ our @EXPORT_OK = qw(herd tally write_html worker_pids
 sub herd {
     my ($reqs, %opts) = @_;
 
-    my $port = $opts{port} // $ENV{TEST_NGINX_SERVER_PORT} // 1984;
     my $t0 = time;
     my $deadline = $t0 + ($opts{timeout} // 30);
     my ($at, $hook) = @{ $opts{at} || [] };
@@ -49,7 +51,7 @@ sub herd {
 
     while ((@unsent || $sel->count) && time < $deadline) {
         while (@unsent && time >= $unsent[0]{send_at}) {
-            send_request(shift @unsent, $port, $sel, \%by_fd);
+            send_request(shift @unsent, $opts{port}, $sel, \%by_fd);
         }
 
         if ($hook && time - $t0 >= $at) {
@@ -64,13 +66,7 @@ sub herd {
 
         for my $sock ($sel->can_read(0.005)) {
             my $c = $by_fd{ fileno $sock } or next;
-            my $n = sysread $sock, my $chunk, 65536;
-            next if !defined $n && $!{EAGAIN};
-            if ($n) {
-                $c->{buf} .= $chunk;
-                next;
-            }
-            finish($c, $sel, \%by_fd);
+            finish($c, $sel, \%by_fd) if $c->{http}->on_readable;
         }
 
         sleep 0.005 unless $sel->count;
@@ -88,40 +84,60 @@ sub send_request {
     my ($c, $port, $sel, $by_fd) = @_;
 
     my $req = $c->{req};
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                     PeerPort => $port, Proto => 'tcp',
-                                     Timeout => 5)
-        or die "connect to 127.0.0.1:$port failed: $!";
+    my $http = $req->{conn} // IotAuthHTTP->new(port => $port);
+    $http->send($req->{uri} // '/', $req->{headers});
 
-    my $hdrs = join '', map { "$_: $req->{headers}{$_}\r\n" }
-                        sort keys %{ $req->{headers} || {} };
-    my $uri = $req->{uri} // '/';
-
-    print $sock "GET $uri HTTP/1.1\r\nHost: localhost\r\n$hdrs"
-                . "Connection: close\r\n\r\n";
-    $sock->blocking(0);
-
-    $c->{sock} = $sock;
-    $c->{buf} = '';
+    $c->{http} = $http;
     $c->{start} = time;
     $c->{abort_at} = $c->{start} + $req->{abort_after}
         if defined $req->{abort_after};
 
-    $by_fd->{ fileno $sock } = $c;
-    $sel->add($sock);
+    $by_fd->{ fileno $http->sock } = $c;
+    $sel->add($http->sock);
 }
 
 sub finish {
     my ($c, $sel, $by_fd, $why) = @_;
 
-    delete $by_fd->{ fileno $c->{sock} };
-    $sel->remove($c->{sock});
-    close $c->{sock};
+    my $http = $c->{http};
+    delete $by_fd->{ fileno $http->sock };
+    $sel->remove($http->sock);
+    $http->close if $why || !$c->{req}{conn};
 
     $c->{end} = time;
     $c->{time} = $c->{end} - $c->{start};
-    $c->{status} = $why
-                   // ($c->{buf} =~ m{^HTTP/1\.[01] (\d{3})} ? $1 : 'none');
+    $c->{status} = $why // $http->response->{status};
+}
+
+# One GET on a new connection (HTTP/2 when the suite runs over it).
+# Returns { status, headers (lower-case names), body, time }; status is
+# 'none' when nothing came back within $opts{timeout} (default 10 s).
+
+sub http_get {
+    my ($uri, $headers, %opts) = @_;
+
+    my $t0 = time;
+    my $http = IotAuthHTTP->new(port => $opts{port});
+    $http->send($uri, $headers);
+    my $res = $http->wait($opts{timeout} // 10);
+    $http->close;
+
+    $res->{status} = 'none' if $res->{status} !~ /^\d+$/;
+    $res->{time} = time - $t0;
+    return $res;
+}
+
+# A bcrypt hash of $password from libcrypt (Perl's crypt), at $cost
+# (default 4) with a fixed salt.
+
+sub bcrypt_hash {
+    my ($password, $cost) = @_;
+
+    my $hash = crypt($password, sprintf '$2b$%02d$abcdefghijklmnopqrstuu',
+                                $cost // 4);
+    die "this libcrypt makes no bcrypt hashes"
+        if !defined $hash || length $hash != 60;
+    return $hash;
 }
 
 # "status:count" lines, one per status seen, in status order.
@@ -146,14 +162,23 @@ sub write_html {
     close $fh;
 }
 
-# The pids of nginx's worker processes (the children of the master).
+# The pid in the server root's logs/nginx.pid.
+
+sub master_pid {
+    open my $fh, '<', log_file('nginx.pid') or die "nginx.pid: $!";
+    chomp(my $pid = <$fh> // '');
+    close $fh;
+
+    return $pid;
+}
+
+# The pids of nginx's worker processes: the children of $master (default
+# master_pid()).
 
 sub worker_pids {
-    my $root = $ENV{TEST_NGINX_SERVER_ROOT} or die "no TEST_NGINX_SERVER_ROOT";
+    my ($master) = @_;
 
-    open my $fh, '<', "$root/logs/nginx.pid" or die "nginx.pid: $!";
-    chomp(my $master = <$fh>);
-    close $fh;
+    $master //= master_pid();
 
     my @pids;
     for my $stat (glob '/proc/[0-9]*/stat') {
@@ -165,6 +190,75 @@ sub worker_pids {
     }
 
     return sort { $a <=> $b } @pids;
+}
+
+# The path of file NAME in the server root's logs directory.
+
+sub log_file {
+    my $root = $ENV{TEST_NGINX_SERVER_ROOT} or die "no TEST_NGINX_SERVER_ROOT";
+
+    return "$root/logs/$_[0]";
+}
+
+# The lines of $file (default the error log) that match $re.
+
+sub log_lines {
+    my ($re, $file) = @_;
+
+    $file //= log_file('error.log');
+
+    open my $fh, '<', $file or die "$file: $!";
+    return grep { $_ =~ $re } <$fh>;
+}
+
+# Whether the error log has a line that matches $re.
+
+sub logged {
+    return scalar log_lines(@_) ? 1 : 0;
+}
+
+# How many worker processes logged a line that matches $re, and whether
+# none of them logged it twice.
+
+sub per_worker {
+    my ($re) = @_;
+
+    my %n;
+    $n{$_}++ for map { /\] (\d+)#/ ? $1 : () } log_lines($re);
+
+    return (scalar keys %n, !grep { $_ > 1 } values %n);
+}
+
+# The pid of the worker that posted the bcrypt of $device, from the
+# error log (which must be at info level or finer); waits 10 s at most.
+
+sub bcrypt_owner {
+    my ($device) = @_;
+
+    my $re = qr/\] (\d+)#\d+: .*bcrypt posted for device "\Q$device\E"/;
+    my $pid;
+    poll(10, sub {
+        ($pid) = map { /$re/ ? $1 : () } log_lines($re);
+        $pid;
+    });
+
+    return $pid;
+}
+
+# Calls $cond every 50 ms until it returns true, $secs seconds at most;
+# returns its last result.
+
+sub poll {
+    my ($secs, $cond) = @_;
+
+    my $deadline = time + $secs;
+    while (time < $deadline) {
+        my $res = $cond->();
+        return $res if $res;
+        sleep 0.05;
+    }
+
+    return $cond->();
 }
 
 # For add_block_preprocessor(sub { block_defaults(shift, %sections) }):
@@ -316,19 +410,32 @@ sub wait_lines {
     }
 }
 
+# The lines of html/NAME, chomped, once it has $n of them (see
+# wait_lines).
+
+sub html_lines {
+    my ($name, $n) = @_;
+
+    wait_lines($name, $n);
+
+    my $root = $ENV{TEST_NGINX_SERVER_ROOT} or die "no TEST_NGINX_SERVER_ROOT";
+    open my $fh, '<', "$root/html/$name" or die "$name: $!";
+    return map { chomp; $_ } <$fh>;
+}
+
 # Keep-alive connections grouped by the worker process that accepted
 # them, for blocks that must send requests to a chosen worker: a
 # connection stays in its worker for its whole life.  Opens connections
 # (at most 200, 10 s) until each of $opts{workers} (default 2) workers
 # holds $opts{per} of them (default 1), asking each connection which
 # worker it is in with GET $opts{uri} (default /pid: a location that
-# answers $pid).  Returns { pid => [ socket, ... ] }; dies if the workers
-# could not all be reached.
+# answers $pid).  Returns { pid => [ connection, ... ] } (IotAuthHTTP
+# objects, for ka_send and ka_status); dies if the workers could not all
+# be reached.
 
 sub pinned_conns {
     my (%opts) = @_;
 
-    my $port = $opts{port} // $ENV{TEST_NGINX_SERVER_PORT} // 1984;
     my $workers = $opts{workers} // 2;
     my $per = $opts{per} // 1;
     my $uri = $opts{uri} // '/pid';
@@ -338,25 +445,22 @@ sub pinned_conns {
     for (1 .. 200) {
         last if time > $deadline;
 
-        my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                         PeerPort => $port, Proto => 'tcp',
-                                         Timeout => 5)
-            or die "connect to 127.0.0.1:$port failed: $!";
-        ka_send($sock, $uri);
-        my ($status, $body) = ka_status($sock, 5);
+        my $conn = IotAuthHTTP->new(port => $opts{port}, keepalive => 1);
+        ka_send($conn, $uri);
+        my ($status, $body) = ka_status($conn, 5);
         die "GET $uri answered $status" unless $status eq '200';
         chomp $body;
 
         my $list = $by_pid{$body} //= [];
         if (@$list < $per) {
-            push @$list, $sock;
+            push @$list, $conn;
         } else {
-            push @spare, $sock;
+            push @spare, $conn;
         }
 
         my @full = grep { @{ $by_pid{$_} } >= $per } keys %by_pid;
         if (@full >= $workers) {
-            close $_ for @spare;
+            $_->close for @spare;
             return { map { $_ => $by_pid{$_} } @full };
         }
     }
@@ -364,48 +468,24 @@ sub pinned_conns {
     die "could not reach $workers workers with $per connections each";
 }
 
-# Sends GET $uri with the given headers on a keep-alive connection.
+# Sends GET $uri with the given headers on a pinned connection.
 
 sub ka_send {
-    my ($sock, $uri, %headers) = @_;
+    my ($conn, $uri, %headers) = @_;
 
-    my $hdrs = join '', map { "$_: $headers{$_}\r\n" } sort keys %headers;
-    print $sock "GET $uri HTTP/1.1\r\nHost: localhost\r\n$hdrs\r\n";
-    $sock->flush;
+    $conn->send($uri, \%headers);
 }
 
-# Reads one response from a keep-alive connection, $timeout seconds at
-# most: returns its status ('timeout' or 'closed' if none came) and body.
-# The response must carry a Content-Length, as nginx's error pages,
-# empty_gif and static files do.
+# Reads one response from a pinned connection, $timeout seconds at most:
+# returns its status ('timeout' or 'closed' if none came) and body.  Over
+# HTTP/1.1 the response must carry a Content-Length, as nginx's error
+# pages, empty_gif and static files do.
 
 sub ka_status {
-    my ($sock, $timeout) = @_;
+    my ($conn, $timeout) = @_;
 
-    my $sel = IO::Select->new($sock);
-    my $deadline = time + $timeout;
-    my $buf = '';
-
-    for ( ;; ) {
-        if ($buf =~ /^(.*?)\r\n\r\n/s) {
-            my $head = $1;
-            my ($len) = $head =~ /^Content-Length:\s*(\d+)/mi;
-            my $need = length($head) + 4 + ($len // 0);
-            if (length $buf >= $need) {
-                my ($status) = $head =~ m{^HTTP/1\.[01] (\d{3})};
-                return ($status // 'none', substr $buf, length($head) + 4,
-                        $len // 0);
-            }
-        }
-
-        my $left = $deadline - time;
-        return ('timeout', '') if $left <= 0;
-        next unless $sel->can_read($left);
-
-        my $n = sysread $sock, my $chunk, 65536;
-        return ('closed', '') unless $n;
-        $buf .= $chunk;
-    }
+    my $res = $conn->wait($timeout);
+    return ($res->{status}, $res->{body});
 }
 
 1;
