@@ -23,18 +23,27 @@ SO          := $(BUILD)/$(MODULE).so
 SOURCES     := $(wildcard $(CURDIR)/ngx_iot_auth_*.c $(CURDIR)/*.h)
 
 DEBIAN_DEPS := nginx-core nginx-dev libcrypt-dev libhiredis-dev libssl-dev \
-               libtest-base-perl libtext-diff-perl apache2-utils whois \
-               redis-server curl gcc make
+               libtest-base-perl libtext-diff-perl libprotocol-http2-perl \
+               apache2-utils whois redis-server curl gcc make
 
 # t/lib first, then the caller's PERL5LIB (which may hold the real
 # Test::Nginx, e.g. PERL5LIB=/path/to/test-nginx/lib make test), then
 # t/compat, only when perl finds no Test::Nginx::Socket without it
-PROVE_ENV    = TEST_NGINX_BINARY=$(NGINX_BIN) \
-               TEST_NGINX_LOAD_MODULES=$(SO) \
-               PERL5LIB=$(TEST_PERL5LIB)
+TEST_ENV     = TEST_NGINX_BINARY=$(NGINX_BIN) TEST_NGINX_LOAD_MODULES=$(SO)
+PROVE_ENV    = $(TEST_ENV) PERL5LIB=$(TEST_PERL5LIB)
 TEST_PERL5LIB = $(CURDIR)/t/lib$(if $(PERL5LIB),:$(PERL5LIB))$(COMPAT)
 COMPAT       = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
                        || echo :$(CURDIR)/t/compat)
+
+# The files whose blocks go through the access phase run a second time
+# over HTTP/2 (h2c with prior knowledge).  That pass always uses t/compat:
+# the real Test::Nginx turns HTTP/2 on with "http2 on;", which nginx
+# accepts only from 1.25.1 on; t/compat writes "listen ... http2" before.
+H2_TESTS    ?= t/002-input.t t/010-cache.t t/011-ttl.t t/012-evict.t \
+               t/020-reload.t t/030-busy-abort.t t/040-redis.t \
+               t/050-flight.t t/051-flight-4-workers.t t/060-abuse.t
+H2_ENV       = $(TEST_ENV) TEST_NGINX_USE_HTTP2=1 \
+               PERL5LIB=$(CURDIR)/t/lib:$(CURDIR)/t/compat$(if $(PERL5LIB),:$(PERL5LIB))
 
 .PHONY: all deps run test test-valgrind clean bench bench-deps docs
 
@@ -82,6 +91,8 @@ run: deps all
 
 test: deps all
 	$(PROVE_ENV) prove -r t
+	@echo "the access phase again, over HTTP/2:"
+	$(H2_ENV) prove $(H2_TESTS)
 
 test-valgrind: deps all
 	@command -v valgrind >/dev/null || \

@@ -10,9 +10,22 @@ our $T72 = ('T' x 36) . ('0123456789' x 3) . 'abcdef';
 
 # Unless a block says otherwise: the pool, a zone "iot", two devices
 # (dev1/secret1 with perms 3, long/$T72) and /t protected in front of
-# /backend.
+# /backend, which a server of its own answers (on a port of its own, so
+# that the blocks run over HTTP/2 too: with TEST_NGINX_USE_HTTP2 the
+# test server's port speaks HTTP/2 only, and proxy_pass HTTP/1.x).
 add_block_preprocessor(sub {
     block_defaults(shift,
+        http_config => <<'_EOC_',
+    iot_auth_zone zone=iot:1m;
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+
+        location = /backend {
+            return 200 "ok\n";
+        }
+    }
+_EOC_
         user_files => <<'_EOC_',
 >>> creds
 dev1:$2y$04$jFF2G2caxZRZzgKWBC.B5erAdPEVvfx9HCrC7KG9pHFhw8UirH/Tm:0x3
@@ -24,10 +37,7 @@ _EOC_
         iot_auth_credentials file=../html/creds;
         add_header X-Result $iot_auth_result always;
         add_header X-Device $iot_auth_device always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 _EOC_
     );
@@ -253,10 +263,7 @@ qr/\[info\] .* iot_auth: malformed device id of 5 bytes,/
         iot_auth_token $cookie_tok;
         add_header X-Result $iot_auth_result always;
         add_header X-Device $iot_auth_device always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- request eval
 ["GET /t?dev=dev1", "GET /t?dev=dev1", "GET /t", "GET /t?dev=dev1"]
@@ -343,10 +350,7 @@ X-Result: NEGATIVE
         iot_auth_credentials file=../html/creds;
         iot_auth_require_perms 0x4;
         add_header X-Result $iot_auth_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- request
 GET /t
@@ -369,10 +373,7 @@ qr/\[info\] .* iot_auth: device "dev1" rejected: lacks the required perms,/
         iot_auth zone=iot;
         iot_auth_credentials file=../html/slow;
         iot_auth_max_pending 1;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- user_files
 >>> slow
@@ -422,17 +423,14 @@ qr/\[warn\] .* iot_auth: device "slow[12]" rejected: too many verifications pend
         iot_auth_credentials file=../html/creds;
         iot_auth_token "secret1";
         add_header X-Result $iot_auth_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /w {
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
         iot_auth_token "WrongButVisible";
         add_header X-Result $iot_auth_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- request eval
 ["GET /t", "GET /t", "GET /w", "GET /w", "GET /t"]

@@ -3,7 +3,8 @@ package IotAuthHTTP;
 # The HTTP client of the suite's helpers (herd, http_get, pinned
 # connections): one GET at a time on a connection to 127.0.0.1, in
 # HTTP/1.1, or in HTTP/2 over cleartext with prior knowledge (h2c) when
-# TEST_NGINX_USE_HTTP2 is set, as the framework's own requests then are.
+# the test server speaks it (TEST_NGINX_USE_HTTP2, see h2 below), as the
+# framework's own requests then do.
 # HTTP/2 comes from Debian's libprotocol-http2-perl, loaded only then.
 #
 #   my $c = IotAuthHTTP->new(port => $port, keepalive => 1);
@@ -20,9 +21,20 @@ use IO::Select;
 use IO::Socket::INET;
 use Time::HiRes qw(time);
 
-# true when the helpers speak HTTP/2
+# Whether the test server speaks HTTP/2: its nginx.conf listens with
+# "http2" or says "http2 on".  The framework decides this per block
+# (TEST_NGINX_USE_HTTP2 leaves out, for one, blocks that proxy to the
+# server's own port), so the helpers follow the config, not the variable.
+
 sub h2 {
-    return $ENV{TEST_NGINX_USE_HTTP2} ? 1 : 0;
+    my $root = $ENV{TEST_NGINX_SERVER_ROOT} or return 0;
+
+    open my $fh, '<', "$root/conf/nginx.conf" or return 0;
+    my $conf = do { local $/; <$fh> };
+    close $fh;
+
+    return $conf =~ /^\s*(?:listen\s[^;]*\bhttp2\b|http2\s+on\s*;)/m
+           ? 1 : 0;
 }
 
 

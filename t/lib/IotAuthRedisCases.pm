@@ -13,6 +13,7 @@ use warnings;
 use File::Temp qw(tempdir);
 use IotAuthRedis qw(redis_start redis_stop redis_signal redis_cli
                     hmget_calls redis_clients free_port);
+use IotAuthHTTP;
 use IotAuthTest qw(herd tally write_html worker_pids poll http_get p_req
                    bcrypt_hash log_lines per_worker);
 use Time::HiRes qw(time sleep);
@@ -306,6 +307,7 @@ sub lifecycle {
     my $modules = join '', map { "load_module $_;\n" }
                            split ' ', $ENV{TEST_NGINX_LOAD_MODULES} // '';
     my $user = $> == 0 ? 'user root;' : '';
+    my $http2 = IotAuthHTTP::h2() ? ' http2' : '';
 
     mkdir "$dir/$_" for qw(conf logs tmp);
     open my $fh, '>', "$dir/conf/nginx.conf" or die "nginx.conf: $!";
@@ -330,7 +332,7 @@ http {
     iot_auth_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_AUTH_PORT}
                    password=$Password timeout=500ms revoke_channel=life;
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port$http2;
         location = /p {
             iot_auth zone=life;
             iot_auth_credentials redis;
