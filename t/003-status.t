@@ -2,7 +2,7 @@ use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use IotAuthTest qw(block_defaults);
 
-repeat_each(1);
+repeat_each($ENV{TEST_NGINX_REPEAT_EACH} || 1);
 no_shuffle();
 
 our $Good = "X-Device-Id: dev1\nX-Device-Token: secret1";

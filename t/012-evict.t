@@ -2,7 +2,7 @@ use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use IotAuthTest qw(p_defaults p_config p_files p_req creds herds);
 
-repeat_each(1);
+repeat_each($ENV{TEST_NGINX_REPEAT_EACH} || 1);
 no_shuffle();
 log_level('info');
 check_accum_error_log();

@@ -4,7 +4,7 @@ use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use IotAuthTest qw(p_defaults creds);
 
-repeat_each(1);
+repeat_each($ENV{TEST_NGINX_REPEAT_EACH} || 1);
 no_shuffle();
 log_level('info');
 check_accum_error_log();

@@ -33,7 +33,7 @@ fake_redis_start('fake', $ENV{TEST_NGINX_REDIS_FAKE_PORT},
 master_on();
 workers(2);
 worker_connections(1024);
-repeat_each(1);
+repeat_each($ENV{TEST_NGINX_REPEAT_EACH} || 1);
 no_shuffle();
 no_long_string();
 log_level('info');

@@ -35,7 +35,7 @@ master_on();
 workers($Workers);
 timeout($VG ? 60 : 10);
 worker_connections(1024);
-repeat_each(1);
+repeat_each($ENV{TEST_NGINX_REPEAT_EACH} || 1);
 no_shuffle();
 no_long_string();
 

@@ -8,7 +8,7 @@ use Time::HiRes ();
 # "failures=" bcrypts and never lock the real device out; past
 # iot_auth_max_pending new verifications get a fast 503.
 
-repeat_each(1);
+repeat_each($ENV{TEST_NGINX_REPEAT_EACH} || 1);
 no_shuffle();
 log_level('info');
 check_accum_error_log();

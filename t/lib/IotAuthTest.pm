@@ -20,7 +20,7 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT_OK = qw(herd tally write_html worker_pids master_pid
                     block_defaults p_defaults p_config p_files p_req creds
-                    summary herds steps wait_lines html_lines poll http_get
+                    summary herds steps replies wait_lines html_lines poll http_get
                     bcrypt_hash
                     log_file log_lines logged per_worker bcrypt_owner
                     pinned_conns ka_send ka_status);
@@ -32,9 +32,10 @@ our @EXPORT_OK = qw(herd tally write_html worker_pids master_pid
 # the client hangs up, conn => a connection of pinned_conns to send it on
 # instead of a new one }.  $opts{at} = [ seconds, sub { ... } ] runs the
 # sub once, that long after the start, while the herd is in flight.
-# Returns a list of { status, time, end } in request order; status is the
-# HTTP code or 'aborted', 'timeout' or 'none' (closed without an answer),
-# end is the time the answer completed.
+# Returns a list of { status, time, end, headers, body } in request
+# order; status is the HTTP code or 'aborted', 'timeout' or 'none' (closed
+# without an answer), end is the time the answer completed, headers have
+# lower-case names.
 
 sub herd {
     my ($reqs, %opts) = @_;
@@ -77,7 +78,8 @@ sub herd {
     }
 
     return map { { status => $_->{status} // 'unsent', time => $_->{time},
-                   end => $_->{end} } } @conns;
+                   end => $_->{end}, headers => $_->{headers} // {},
+                   body => $_->{body} // '' } } @conns;
 }
 
 sub send_request {
@@ -106,7 +108,11 @@ sub finish {
 
     $c->{end} = time;
     $c->{time} = $c->{end} - $c->{start};
-    $c->{status} = $why // $http->response->{status};
+    $c->{status} = $why;
+    return if $why;
+
+    my $res = $http->response;
+    @$c{qw(status headers body)} = @$res{qw(status headers body)};
 }
 
 # One GET on a new connection (HTTP/2 when the suite runs over it).
@@ -391,6 +397,27 @@ sub steps {
         push @status, $r->{status};
     }
     write_html('init.txt', "@status\n");
+}
+
+# Like steps, one line per request in html/init.txt: its status, its
+# X-Result ("-" if none) and its body as summary() puts it, so that a
+# block can make its requests once, in --- init, and show them to every
+# repetition (repeat_each) of its requests.
+
+sub replies {
+    my @lines;
+    for my $step (@_) {
+        if (!ref $step) {
+            sleep $step;
+            next;
+        }
+        my ($r) = herd([p_req(@$step)]);
+        my $body = summary($r->{body});
+        chomp $body;
+        push @lines, join ' ', $r->{status},
+                               $r->{headers}{'x-result'} // '-', $body;
+    }
+    write_html('init.txt', join '', map { "$_\n" } @lines);
 }
 
 # Waits until html/NAME has at least $n lines, 5 s at most (an access log
