@@ -10,7 +10,9 @@ use File::Temp qw(tempdir);
 # $TEST_NGINX_REDIS_PORT, $TEST_NGINX_REDIS_SOCKET,
 # $TEST_NGINX_REDIS_AUTH_PORT (password $TEST_NGINX_REDIS_PASSWORD) and
 # $TEST_NGINX_REDIS_FAKE_PORT.  What they hold and the scenarios the
-# blocks run are in t/lib/IotAuthRedisCases.pm.
+# blocks run are in t/lib/IotAuthRedisCases.pm.  The blocks make their
+# requests for /p in --- init, so that with TEST_NGINX_REPEAT_EACH=2 every
+# repetition sees the same zone.
 
 our $Sock = tempdir('iot-redis-sock-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 
@@ -134,14 +136,13 @@ iot_auth: redis key "iot:device:huge" has no valid "hash" field
         add_header X-Result $iot_auth_result always;
         add_header X-Perms $iot_auth_perms always;
     }
---- request eval
-[("GET /p") x 2]
---- more_headers eval
-[IotAuthTest::creds("t1", "secret1"), IotAuthTest::creds("dev1", "secret1")]
---- error_code eval
-[200, 401]
---- response_headers eval
-["X-Result: MISS\nX-Perms: 7", "X-Result: UNKNOWN"]
+--- init
+IotAuthRedisCases::probe([t1 => 'secret1'], [dev1 => 'secret1']);
+--- request
+GET /result.txt
+--- response_body
+t1/secret1 200 MISS perms=7
+dev1/secret1 401 UNKNOWN
 --- no_error_log
 [error]
 [alert]
@@ -166,15 +167,18 @@ iot_auth: redis key "iot:device:huge" has no valid "hash" field
         add_header X-Result $iot_auth_result always;
         empty_gif;
     }
---- request eval
-["GET /a", "GET /b", "GET /b", "GET /a"]
---- more_headers eval
-[IotAuthTest::creds("t1", "secret1"), IotAuthTest::creds("t1", "secret1"),
- IotAuthTest::creds("t1", "secret2"), IotAuthTest::creds("t1", "secret2")]
---- error_code eval
-[200, 401, 200, 401]
---- response_headers eval
-["X-Result: MISS", "X-Result: DENIED", "X-Result: MISS", "X-Result: DENIED"]
+--- init
+IotAuthRedisCases::probe([t1 => 'secret1', uri => '/a'],
+                         [t1 => 'secret1', uri => '/b'],
+                         [t1 => 'secret2', uri => '/b'],
+                         [t1 => 'secret2', uri => '/a']);
+--- request
+GET /result.txt
+--- response_body
+t1/secret1 /a 200 MISS
+t1/secret1 /b 401 DENIED
+t1/secret2 /b 200 MISS
+t1/secret2 /a 401 DENIED
 --- no_error_log
 [error]
 [alert]
@@ -218,14 +222,13 @@ bcrypt per 200: yes
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=3;
---- request eval
-[("GET /p") x 2]
---- more_headers eval
-[IotAuthTest::creds("db3", "secret1"), IotAuthTest::creds("dev1", "secret1")]
---- error_code eval
-[200, 401]
---- response_headers eval
-["X-Result: MISS", "X-Result: UNKNOWN"]
+--- init
+IotAuthRedisCases::probe([db3 => 'secret1'], [dev1 => 'secret1']);
+--- request
+GET /result.txt
+--- response_body
+db3/secret1 200 MISS perms=0
+dev1/secret1 401 UNKNOWN
 --- no_error_log
 [error]
 [alert]
@@ -239,14 +242,13 @@ bcrypt per 200: yes
     iot_auth_redis 127.0.0.1:$TEST_NGINX_REDIS_AUTH_PORT
                    password=$TEST_NGINX_REDIS_PASSWORD db=0
                    connect_timeout=500ms;
---- request eval
-[("GET /p") x 2]
---- more_headers eval
-[IotAuthTest::creds("pw1", "secret1"), IotAuthTest::creds("pw1", "secret1")]
---- error_code eval
-[200, 200]
---- response_headers eval
-["X-Result: MISS", "X-Result: HIT"]
+--- init
+IotAuthRedisCases::probe([pw1 => 'secret1'], [pw1 => 'secret1']);
+--- request
+GET /result.txt
+--- response_body
+pw1/secret1 200 MISS perms=0
+pw1/secret1 200 HIT perms=0
 --- no_error_log
 [error]
 [alert]
@@ -340,14 +342,13 @@ exited on signal
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis unix:$TEST_NGINX_REDIS_SOCKET;
---- request eval
-[("GET /p") x 2]
---- more_headers eval
-[IotAuthTest::creds("uds1", "secret1"), IotAuthTest::creds("uds1", "secret1")]
---- error_code eval
-[200, 200]
---- response_headers eval
-["X-Result: MISS", "X-Result: HIT"]
+--- init
+IotAuthRedisCases::probe([uds1 => 'secret1'], [uds1 => 'secret1']);
+--- request
+GET /result.txt
+--- response_body
+uds1/secret1 200 MISS perms=5
+uds1/secret1 200 HIT perms=5
 --- no_error_log
 [error]
 [alert]

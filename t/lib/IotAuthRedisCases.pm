@@ -77,11 +77,13 @@ our %Odd = (
     'iot:device:garbage'  => "!garbage\r\n",
 );
 
-# GET /p as $device with $token (IotAuthTest::http_get)
+# GET $opts{uri} (default /p) as $device with $token
+# (IotAuthTest::http_get, which takes the other %opts)
 sub get {
     my ($device, $token, %opts) = @_;
 
-    return http_get('/p', p_req($device, $token)->{headers}, %opts);
+    my $uri = delete $opts{uri} // '/p';
+    return http_get($uri, p_req($device, $token)->{headers}, %opts);
 }
 
 # "label status result", plus the Retry-After of a 503
@@ -97,10 +99,13 @@ sub line {
                    defined $retry ? " retry=$retry" : '';
 }
 
-# one request per [device, token], one line each in result.txt
+# one request per [device, token, uri => URI], one line each in
+# result.txt, labelled "device/token" (and the URI if given)
 sub probe {
-    write_html('result.txt',
-               join '', map { line("$_->[0]/$_->[1]", get(@$_)) } @_);
+    write_html('result.txt', join '', map {
+        my ($device, $token, %opts) = @$_;
+        line(join(' ', "$device/$token", $opts{uri} // ()), get(@$_));
+    } @_);
 }
 
 sub wait_status {

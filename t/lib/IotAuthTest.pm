@@ -20,7 +20,7 @@ use Time::HiRes qw(time sleep);
 
 our @EXPORT_OK = qw(herd tally write_html worker_pids master_pid
                     block_defaults p_defaults p_config p_files p_req creds
-                    summary herds steps replies wait_lines html_lines poll http_get
+                    summary herds steps replies replies_in wait_lines html_lines poll http_get
                     bcrypt_hash
                     log_file log_lines logged per_worker bcrypt_owner
                     pinned_conns ka_send ka_status);
@@ -402,11 +402,18 @@ sub steps {
 # Like steps, one line per request in html/init.txt: its status, its
 # X-Result ("-" if none) and its body as summary() puts it, so that a
 # block can make its requests once, in --- init, and show them to every
-# repetition (repeat_each) of its requests.
+# repetition (repeat_each) of its requests.  replies_in(NAME, ...) writes
+# html/NAME instead.
 
 sub replies {
+    replies_in('init.txt', @_);
+}
+
+sub replies_in {
+    my ($name, @steps) = @_;
+
     my @lines;
-    for my $step (@_) {
+    for my $step (@steps) {
         if (!ref $step) {
             sleep $step;
             next;
@@ -417,7 +424,7 @@ sub replies {
         push @lines, join ' ', $r->{status},
                                $r->{headers}{'x-result'} // '-', $body;
     }
-    write_html('init.txt', join '', map { "$_\n" } @lines);
+    write_html($name, join '', map { "$_\n" } @lines);
 }
 
 # Waits until html/NAME has at least $n lines, 5 s at most (an access log
