@@ -10,6 +10,12 @@ our $Conf = "$ENV{TEST_NGINX_SERVER_ROOT}/conf";
 
 check_accum_error_log();
 
+# With TEST_NGINX_REPEAT_EACH=2 (repeat_each) the blocks with a
+# "--- no_repeat" section are skipped: TEST 102, 111 and 112 assert what
+# a fresh zone answers to the requests of their request sections (MISS,
+# a lockout after so many failures); repeated in the same nginx, their
+# second round would find the verdicts and the lockout of the first.
+
 # Unless a block says otherwise: the iot_auth thread pool and a zone "iot".
 add_block_preprocessor(sub { block_defaults(shift) });
 
@@ -1282,6 +1288,7 @@ invalid number of arguments in "iot_auth_redis_key" directive
 
 
 === TEST 102: comments, blank lines, indentation and CRLF in the credentials file
+--- no_repeat: its requests verify tokens in a fresh zone
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -1562,6 +1569,7 @@ X-Result: UNKNOWN
 
 
 === TEST 111: iot_auth_lockout at its limits, inherited and turned off
+--- no_repeat: its requests lock devices out
 --- log_level: info
 --- http_config
     iot_auth_zone zone=iot:1m;
@@ -1633,6 +1641,7 @@ device "dev3" rejected: device locked out
 
 
 === TEST 112: a valid iot_auth_redis starts without a Redis listening
+--- no_repeat: its request verifies a token in a fresh zone
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:1 db=2147483647 password=p4ss:w0rd

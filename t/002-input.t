@@ -8,6 +8,14 @@ log_level('info');
 
 our $T72 = ('T' x 36) . ('0123456789' x 3) . 'abcdef';
 
+# With TEST_NGINX_REPEAT_EACH=2 (repeat_each) the blocks with a
+# "--- no_repeat" section are skipped: TEST 7, 15, 16 and 22 assert what a
+# fresh zone answers to the requests of their request sections (MISS,
+# DENIED then NEGATIVE), which a second round in the same nginx would not
+# see; TEST 18 and 20 expect log lines that their --- init writes, and
+# --- init runs once per block while this file checks each round's own
+# log lines.
+
 # Unless a block says otherwise: the pool, a zone "iot", two devices
 # (dev1/secret1 with perms 3, long/$T72) and /t protected in front of
 # /backend, which a server of its own answers (on a port of its own, so
@@ -138,6 +146,7 @@ unknown device
 
 
 === TEST 7: token of 72 bytes is checked
+--- no_repeat: its request verifies a token in a fresh zone
 --- request
 GET /t
 --- more_headers eval
@@ -255,6 +264,7 @@ qr/\[info\] .* iot_auth: malformed device id of 5 bytes,/
 
 
 === TEST 15: device id from $arg_dev and token from $cookie_tok
+--- no_repeat: its requests verify tokens in a fresh zone
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -286,6 +296,7 @@ qr/\[info\] .* iot_auth: malformed device id of 5 bytes,/
 
 
 === TEST 16: rejected requests never reach the upstream
+--- no_repeat: its requests verify tokens in a fresh zone
 --- request eval
 ["GET /t", "GET /t", "GET /t", "GET /t", "GET /t"]
 --- more_headers eval
@@ -323,6 +334,7 @@ ok
 
 
 === TEST 18: wrong token, then the same wrong token again
+--- no_repeat: the wrong-token line it expects is logged by --- init
 --- init
 use IotAuthTest qw(herd);
 herd([{ uri => '/t', headers => { 'X-Device-Id' => 'dev1',
@@ -368,6 +380,7 @@ qr/\[info\] .* iot_auth: device "dev1" rejected: lacks the required perms,/
 
 
 === TEST 20: a new bcrypt past iot_auth_max_pending is refused at warn
+--- no_repeat: the warn line it expects is logged by --- init
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -416,6 +429,7 @@ qr/\[warn\] .* iot_auth: device "slow[12]" rejected: too many verifications pend
 
 
 === TEST 22: tokens and hashes never reach the log at debug
+--- no_repeat: its requests verify tokens in a fresh zone
 --- log_level: debug
 --- config
     location = /t {

@@ -9,6 +9,13 @@ our $Good = "X-Device-Id: dev1\nX-Device-Token: secret1";
 our $Bad = "X-Device-Id: dev1\nX-Device-Token: wrongtoken";
 our $Ghost = "X-Device-Id: ghost\nX-Device-Token: secret1";
 
+# With TEST_NGINX_REPEAT_EACH=2 (repeat_each) the blocks with a
+# "--- no_repeat" section are skipped: TEST 1, 2, 6, 7, 9, 10, 11, 12 and
+# 14 assert the results (MISS, DENIED) and the exact counters that the
+# requests of their request sections leave in a fresh zone; a second
+# round in the same nginx would find the verdicts of the first and count
+# on top of it.
+
 # bcrypt time varies: a positive value with six decimals becomes "S".
 sub mask_seconds {
     my $body = shift;
@@ -54,6 +61,7 @@ run_tests();
 __DATA__
 
 === TEST 1: prometheus after MISS, 3 HIT, DENIED, NEGATIVE, UNKNOWN
+--- no_repeat: its requests verify tokens in a fresh zone
 --- request eval
 [("GET /t") x 7, "GET /status"]
 --- more_headers eval
@@ -114,6 +122,7 @@ _EOC_
 
 
 === TEST 2: json after MISS, 3 HIT, DENIED, NEGATIVE, UNKNOWN
+--- no_repeat: its requests verify tokens in a fresh zone
 --- request eval
 [("GET /t") x 7, "GET /json"]
 --- more_headers eval
@@ -227,6 +236,7 @@ _EOC_
 
 
 === TEST 6: two zones are listed, each with its own numbers
+--- no_repeat: its requests verify tokens in a fresh zone
 --- http_config
     iot_auth_zone zone=north:1m;
     iot_auth_zone zone=south:1m;
@@ -339,6 +349,7 @@ _EOC_
 
 
 === TEST 7: $iot_auth_device, $iot_auth_result and $iot_auth_perms
+--- no_repeat: its requests verify tokens in a fresh zone
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -395,6 +406,7 @@ X-Device-Token: secret1
 
 
 === TEST 9: iot_auth_require_perms allows devices holding every bit
+--- no_repeat: its requests verify tokens in a fresh zone
 --- config
     location = /read {
         iot_auth zone=iot;
@@ -457,6 +469,7 @@ X-Device-Token: secret1
 
 
 === TEST 10: error_page redirect reuses the verdict
+--- no_repeat: its requests verify tokens in a fresh zone
 --- config
     location = /missing {
         iot_auth zone=iot;
@@ -494,6 +507,7 @@ X-Device-Token: secret1
 
 
 === TEST 11: index redirect reuses the verdict
+--- no_repeat: its requests verify tokens in a fresh zone
 --- config
     location /d/ {
         iot_auth zone=iot;
@@ -527,6 +541,7 @@ indexed
 
 
 === TEST 12: try_files redirects reuse the verdict
+--- no_repeat: its requests verify tokens in a fresh zone
 --- config
     location = /tf {
         iot_auth zone=iot;
@@ -612,6 +627,7 @@ ghost UNKNOWN -
 
 
 === TEST 14: a status page behind iot_auth
+--- no_repeat: its requests verify tokens in a fresh zone
 --- config
     location = /status {
         iot_auth zone=iot;

@@ -21,7 +21,7 @@ use Time::HiRes qw(time sleep);
 our @EXPORT_OK = qw(herd tally write_html worker_pids master_pid
                     block_defaults p_defaults p_config p_files p_req creds
                     summary herds steps replies replies_in wait_lines html_lines poll http_get
-                    bcrypt_hash
+                    bcrypt_hash skip_unrepeatable
                     log_file log_lines logged per_worker bcrypt_owner
                     pinned_conns ka_send ka_status);
 
@@ -269,7 +269,7 @@ sub poll {
 
 # For add_block_preprocessor(sub { block_defaults(shift, %sections) }):
 # gives the block each section NAME => VALUE of %sections that it leaves
-# out.  main_config and http_config default to the pool and the zone
+# out, and skips it if it cannot be repeated (skip_unrepeatable).  main_config and http_config default to the pool and the zone
 # "iot" that most files use; pass them (undef for none) to change that.
 
 sub block_defaults {
@@ -283,6 +283,23 @@ sub block_defaults {
         next if !defined $sections{$name} || defined $block->$name;
         $block->set_value($name => $sections{$name});
     }
+
+    skip_unrepeatable($block);
+}
+
+# For block preprocessors: with repeat_each() above 1, a block that has a
+# "--- no_repeat" section (it says why the block cannot run its requests
+# twice in one nginx) is skipped, with a note.
+
+sub skip_unrepeatable {
+    my ($block) = @_;
+
+    my $why = $block->no_repeat;
+    return if !defined $why || Test::Nginx::Socket::repeat_each() < 2;
+
+    chomp $why;
+    Test::More::diag($block->name . " skipped, it cannot be repeated: $why");
+    $block->set_value(SKIP => 1);
 }
 
 # The config of the files that test the cache: the static file /p behind
