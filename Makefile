@@ -35,15 +35,14 @@ TEST_PERL5LIB = $(CURDIR)/t/lib$(if $(PERL5LIB),:$(PERL5LIB))$(COMPAT)
 COMPAT       = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
                        || echo :$(CURDIR)/t/compat)
 
-# The files whose blocks go through the access phase run a second time
-# over HTTP/2 (h2c with prior knowledge).  That pass always uses t/compat:
-# the real Test::Nginx turns HTTP/2 on with "http2 on;", which nginx
-# accepts only from 1.25.1 on; t/compat writes "listen ... http2" before.
-H2_TESTS    ?= t/002-input.t t/010-cache.t t/011-ttl.t t/012-evict.t \
-               t/020-reload.t t/030-busy-abort.t t/040-redis.t \
-               t/050-flight.t t/051-flight-4-workers.t t/060-abuse.t
-H2_ENV       = $(TEST_ENV) TEST_NGINX_USE_HTTP2=1 \
-               PERL5LIB=$(CURDIR)/t/lib:$(CURDIR)/t/compat$(if $(PERL5LIB),:$(PERL5LIB))
+# The suite runs a second time over HTTP/2 (h2c with prior knowledge):
+# every block whose requests go through the access phase.  That pass
+# always uses t/compat: the real Test::Nginx turns HTTP/2 on with
+# "http2 on;", which nginx accepts only from 1.25.1 on; t/compat writes
+# "listen ... http2" before.
+H2_TESTS    ?= t
+H2_ENV       = $(TEST_ENV) TEST_NGINX_USE_HTTP2=1 PERL5LIB=$(H2_PERL5LIB)
+H2_PERL5LIB  = $(CURDIR)/t/lib:$(CURDIR)/t/compat$(if $(PERL5LIB),:$(PERL5LIB))
 
 .PHONY: all deps run test test-valgrind clean bench bench-deps docs
 
@@ -91,8 +90,8 @@ run: deps all
 
 test: deps all
 	$(PROVE_ENV) prove -r t
-	@echo "the access phase again, over HTTP/2:"
-	$(H2_ENV) prove $(H2_TESTS)
+	@echo "again, over HTTP/2:"
+	$(H2_ENV) prove -r $(H2_TESTS)
 
 test-valgrind: deps all
 	@command -v valgrind >/dev/null || \

@@ -1294,10 +1294,7 @@ invalid number of arguments in "iot_auth_redis_key" directive
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
         add_header X-Result $iot_auth_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- user_files eval
 [[creds => "# fleet of two\r\n\r\n\n   \t\n"
@@ -1327,10 +1324,7 @@ invalid number of arguments in "iot_auth_redis_key" directive
     location = /t {
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- user_files
 >>> creds
@@ -1358,10 +1352,7 @@ dev3:$2a$05$4xEyD0z1/AAnPo.LJBnX3OQv43cFiszXMx2u3yWEp0VRtmJw4NIBq
         iot_auth_credentials file=../html/creds;
         add_header X-Device $iot_auth_device always;
         add_header X-Perms $iot_auth_perms always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- user_files eval
 [[creds => "00:1A:2B:3C:4D:5E:$::H1\n"
@@ -1391,10 +1382,7 @@ dev3:$2a$05$4xEyD0z1/AAnPo.LJBnX3OQv43cFiszXMx2u3yWEp0VRtmJw4NIBq
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
         add_header X-Perms $iot_auth_perms always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- user_files eval
 [[creds => "dev1:$::H1:10\n"
@@ -1427,10 +1415,7 @@ dev3:$2a$05$4xEyD0z1/AAnPo.LJBnX3OQv43cFiszXMx2u3yWEp0VRtmJw4NIBq
     location = /t {
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- user_files eval
 [[secret => "0123456789abcdef0123456789abcdef\r\n"],
@@ -1486,17 +1471,14 @@ dev3:$2a$05$4xEyD0z1/AAnPo.LJBnX3OQv43cFiszXMx2u3yWEp0VRtmJw4NIBq
         iot_auth_max_pending 1;
         iot_auth_require_perms 0xFFFFFFFF;
         iot_auth_wait_timeout 500ms;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /u {
         iot_auth zone=b;
         iot_auth_credentials file=../html/creds;
         iot_auth_max_pending 1000000;
         iot_auth_require_perms 4294967295;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- user_files eval
 [[creds => "dev1:$::H1:0xffffffff\n"]]
@@ -1519,15 +1501,11 @@ dev3:$2a$05$4xEyD0z1/AAnPo.LJBnX3OQv43cFiszXMx2u3yWEp0VRtmJw4NIBq
     iot_auth_credentials file=../html/creds;
 
     location = /t {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        iot_auth off;
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /open {
         iot_auth off;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- user_files eval
 [[creds => "dev1:$::H1\n"]]
@@ -1547,10 +1525,7 @@ dev3:$2a$05$4xEyD0z1/AAnPo.LJBnX3OQv43cFiszXMx2u3yWEp0VRtmJw4NIBq
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
         add_header X-Result $iot_auth_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- user_files eval
 [[creds => ""]]
@@ -1580,23 +1555,19 @@ X-Result: UNKNOWN
     add_header X-Result $iot_auth_result always;
 
     location = /t {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /off {
         iot_auth_lockout off;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /one {
         iot_auth_lockout duration=1d window=1ms failures=1;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /max {
         iot_auth_lockout failures=65535 window=1d duration=52w;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        iot_auth off;
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /init.txt {
         iot_auth off;
@@ -1662,10 +1633,7 @@ device "dev3" rejected: device locked out
         iot_auth_credentials file=../html/creds;
         iot_auth_stale_if_error 30s;
         add_header X-Result $iot_auth_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- user_files eval
 [[creds => "dev1:$::H1\n"]]
@@ -1698,10 +1666,7 @@ ok
     location = /t {
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- user_files eval
 [[creds => "dev1:$::H1\n"]]

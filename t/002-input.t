@@ -18,22 +18,9 @@ our $T72 = ('T' x 36) . ('0123456789' x 3) . 'abcdef';
 
 # Unless a block says otherwise: the pool, a zone "iot", two devices
 # (dev1/secret1 with perms 3, long/$T72) and /t protected in front of
-# /backend, which a server of its own answers (on a port of its own, so
-# that the blocks run over HTTP/2 too: with TEST_NGINX_USE_HTTP2 the
-# test server's port speaks HTTP/2 only, and proxy_pass HTTP/1.x).
+# /backend (see IotAuthTest::block_defaults).
 add_block_preprocessor(sub {
     block_defaults(shift,
-        http_config => <<'_EOC_',
-    iot_auth_zone zone=iot:1m;
-
-    server {
-        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
-
-        location = /backend {
-            return 200 "ok\n";
-        }
-    }
-_EOC_
         user_files => <<'_EOC_',
 >>> creds
 dev1:$2y$04$jFF2G2caxZRZzgKWBC.B5erAdPEVvfx9HCrC7KG9pHFhw8UirH/Tm:0x3

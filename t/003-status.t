@@ -41,10 +41,7 @@ _EOC_
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
         add_header X-Result $iot_auth_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /status {
         iot_auth_status;
@@ -244,15 +241,12 @@ _EOC_
     location = /n {
         iot_auth zone=north;
         iot_auth_credentials file=../html/creds;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /s {
         iot_auth zone=south;
         iot_auth_credentials file=../html/creds;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /status {
         iot_auth_status;
@@ -357,10 +351,7 @@ _EOC_
         add_header X-Device $iot_auth_device always;
         add_header X-Result $iot_auth_result always;
         add_header X-Perms $iot_auth_perms always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- request eval
 [("GET /t") x 6]
@@ -414,7 +405,7 @@ X-Device-Token: secret1
         iot_auth_require_perms 1;
         add_header X-Result $iot_auth_result always;
         add_header X-Perms $iot_auth_perms always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /write {
         iot_auth zone=iot;
@@ -422,7 +413,7 @@ X-Device-Token: secret1
         iot_auth_require_perms 0x2;
         add_header X-Result $iot_auth_result always;
         add_header X-Perms $iot_auth_perms always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /admin {
         iot_auth zone=iot;
@@ -430,10 +421,7 @@ X-Device-Token: secret1
         iot_auth_require_perms 0x6;
         add_header X-Result $iot_auth_result always;
         add_header X-Perms $iot_auth_perms always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /status {
         iot_auth_status;
@@ -481,10 +469,7 @@ X-Device-Token: secret1
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
         add_header X-Result $iot_auth_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /status {
         iot_auth_status;
@@ -557,17 +542,14 @@ indexed
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
         add_header X-Result $iot_auth_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location @t {
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
         add_header X-Result $iot_auth_result always;
         rewrite ^ /backend break;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
     location = /status {
         iot_auth_status;
@@ -598,11 +580,7 @@ indexed
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
         access_log logs/access.log iot;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        access_log off;
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- init
 use IotAuthTest qw(herd);

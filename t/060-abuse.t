@@ -278,7 +278,7 @@ IotAuthTest::steps(['dev1', 'wrong-1'], 1.1,
         iot_auth_credentials file=../html/creds;
         iot_auth_require_perms 4;
         rewrite ^ /backend break;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
     location = /lax {
         iot_auth zone=iot;
@@ -291,17 +291,14 @@ IotAuthTest::steps(['dev1', 'wrong-1'], 1.1,
         iot_auth_credentials file=../html/creds;
         iot_auth_require_perms 2;
         error_page 403 = @open;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location @open {
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
         iot_auth_require_perms 1;
         rewrite ^ /backend break;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
     location = /status {
         iot_auth_status;

@@ -267,9 +267,26 @@ sub poll {
     return $cond->();
 }
 
+# The backend of the blocks that proxy: a server of its own, on a port of
+# its own (with TEST_NGINX_USE_HTTP2 the test server's port speaks HTTP/2
+# only, and proxy_pass HTTP/1.x), whose /backend answers "ok".
+
+my $Backend = <<'_EOC_';
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+
+        location = /backend {
+            return 200 "ok\n";
+        }
+    }
+_EOC_
+
 # For add_block_preprocessor(sub { block_defaults(shift, %sections) }):
 # gives the block each section NAME => VALUE of %sections that it leaves
-# out, and skips it if it cannot be repeated (skip_unrepeatable).  main_config and http_config default to the pool and the zone
+# out, adds the backend server to its http_config if its config proxies
+# to $TEST_NGINX_RAND_PORT_1, and skips it if it cannot be repeated
+# (skip_unrepeatable).  main_config and http_config default to the pool and the zone
 # "iot" that most files use; pass them (undef for none) to change that.
 
 sub block_defaults {
@@ -283,6 +300,10 @@ sub block_defaults {
         next if !defined $sections{$name} || defined $block->$name;
         $block->set_value($name => $sections{$name});
     }
+
+    my $config = $block->config;
+    $block->set_value(http_config => ($block->http_config // '') . $Backend)
+        if defined $config && $config =~ /\$TEST_NGINX_RAND_PORT_1\b/;
 
     skip_unrepeatable($block);
 }
