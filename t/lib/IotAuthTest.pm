@@ -1,10 +1,13 @@
 package IotAuthTest;
 
 # Helpers for the ngx_iot_auth suite that Test::Nginx::Socket has no
-# section for: many concurrent clients, signals to nginx processes, and
-# the preamble pieces the .t files share (block defaults, request
-# headers, a status page summary).  They work under the real Test::Nginx
-# and under t/compat alike.  Everything is exported on request only.
+# section for: many concurrent clients and connections pinned to a
+# worker (over HTTP/1.1 or HTTP/2, see IotAuthHTTP), requests made once in
+# --- init, the error log and the nginx processes, and the preamble
+# pieces the .t files share (block defaults, a backend server, request
+# headers, a status page summary, blocks that cannot be repeated).  They
+# work under the real Test::Nginx and under t/compat alike.  Everything
+# is exported on request only.
 #
 # The real Test::Nginx runs `--- init` in package Test::Nginx::Util and
 # `eval` sections in Test::Base's filter package: call these there by
@@ -18,12 +21,12 @@ use IO::Select;
 use IotAuthHTTP;
 use Time::HiRes qw(time sleep);
 
-our @EXPORT_OK = qw(herd tally write_html worker_pids master_pid
+our @EXPORT_OK = qw(herd herds steps replies replies_in tally http_get
+                    write_html wait_lines html_lines poll
                     block_defaults p_defaults p_config p_files p_req creds
-                    summary herds steps replies replies_in wait_lines html_lines poll http_get
-                    bcrypt_hash skip_unrepeatable
-                    log_file log_lines logged per_worker bcrypt_owner
-                    pinned_conns ka_send ka_status);
+                    summary bcrypt_hash skip_unrepeatable
+                    master_pid worker_pids log_file log_lines logged
+                    per_worker bcrypt_owner pinned_conns ka_send ka_status);
 
 # Sends one request per entry of $reqs, each on its own connection, and
 # waits for every answer (bounded by $opts{timeout}, default 30 s).
@@ -286,8 +289,9 @@ _EOC_
 # gives the block each section NAME => VALUE of %sections that it leaves
 # out, adds the backend server to its http_config if its config proxies
 # to $TEST_NGINX_RAND_PORT_1, and skips it if it cannot be repeated
-# (skip_unrepeatable).  main_config and http_config default to the pool and the zone
-# "iot" that most files use; pass them (undef for none) to change that.
+# (skip_unrepeatable).  main_config and http_config default to the pool
+# and the zone "iot" that most files use; pass them (undef for none) to
+# change that.
 
 sub block_defaults {
     my ($block, %sections) = @_;
