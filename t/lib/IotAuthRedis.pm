@@ -13,12 +13,14 @@ use Exporter 'import';
 use File::Temp qw(tempdir);
 use IO::Select;
 use IO::Socket::INET;
-use IotAuthTest ();
+use IotAuthTest qw(http_get);
 use POSIX ();
 use Time::HiRes qw(time sleep);
 
+# http_get is IotAuthTest's, exported here too for the files that take
+# it from here with the Redis helpers
 our @EXPORT_OK = qw(free_port redis_start redis_stop redis_signal redis_cli
-                    fake_redis_start hmget_calls redis_clients);
+                    fake_redis_start hmget_calls redis_clients http_get);
 
 my %Servers;    # name => { pid, args, port, dir }
 

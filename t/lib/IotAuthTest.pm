@@ -553,15 +553,15 @@ sub ka_send {
 }
 
 # Reads one response from a pinned connection, $timeout seconds at most:
-# returns its status ('timeout' or 'closed' if none came) and body.  Over
-# HTTP/1.1 the response must carry a Content-Length, as nginx's error
-# pages, empty_gif and static files do.
+# returns its status ('timeout' or 'closed' if none came), body and
+# headers (lower-case names).  Over HTTP/1.1 the response must carry a
+# Content-Length, as nginx's error pages, empty_gif and static files do.
 
 sub ka_status {
     my ($conn, $timeout) = @_;
 
     my $res = $conn->wait($timeout);
-    return ($res->{status}, $res->{body});
+    return ($res->{status}, $res->{body}, $res->{headers});
 }
 
 1;
