@@ -26,14 +26,26 @@ PASSWD_SRC  := $(wildcard $(CURDIR)/tools/ngx_iot_auth_passwd*.c) \
                $(CURDIR)/ngx_iot_auth_record.c
 
 DEBIAN_DEPS := nginx-core nginx-dev libcrypt-dev libhiredis-dev libssl-dev \
-               libtest-base-perl libtext-diff-perl apache2-utils whois \
-               redis-server curl gcc make
+               libtest-base-perl libtext-diff-perl libprotocol-http2-perl \
+               apache2-utils whois redis-server curl gcc make
 
-PROVE_ENV    = TEST_NGINX_BINARY=$(NGINX_BIN) \
-               TEST_NGINX_LOAD_MODULES=$(SO) \
-               PERL5LIB=$(CURDIR)/t/lib$(COMPAT)
+# t/lib first, then the caller's PERL5LIB (which may hold the real
+# Test::Nginx, e.g. PERL5LIB=/path/to/test-nginx/lib make test), then
+# t/compat, only when perl finds no Test::Nginx::Socket without it
+TEST_ENV     = TEST_NGINX_BINARY=$(NGINX_BIN) TEST_NGINX_LOAD_MODULES=$(SO)
+PROVE_ENV    = $(TEST_ENV) PERL5LIB=$(TEST_PERL5LIB)
+TEST_PERL5LIB = $(CURDIR)/t/lib$(if $(PERL5LIB),:$(PERL5LIB))$(COMPAT)
 COMPAT       = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
                        || echo :$(CURDIR)/t/compat)
+
+# The suite runs a second time over HTTP/2 (h2c with prior knowledge):
+# every block whose requests go through the access phase.  That pass
+# always uses t/compat: the real Test::Nginx turns HTTP/2 on with
+# "http2 on;", which nginx accepts only from 1.25.1 on; t/compat writes
+# "listen ... http2" before.
+H2_TESTS    ?= t
+H2_ENV       = $(TEST_ENV) TEST_NGINX_USE_HTTP2=1 PERL5LIB=$(H2_PERL5LIB)
+H2_PERL5LIB  = $(CURDIR)/t/lib:$(CURDIR)/t/compat$(if $(PERL5LIB),:$(PERL5LIB))
 
 .PHONY: all deps run test test-valgrind clean bench bench-deps docs
 
@@ -80,21 +92,29 @@ install-passwd: $(PASSWD)
 	install -D -m 644 $(CURDIR)/tools/iot-auth-passwd.1 \
 	    $(DESTDIR)$(PREFIX)/share/man/man1/iot-auth-passwd.1
 
+# $(call apt_install,PACKAGES): installs those of the Debian PACKAGES
+# that are missing (nothing, not even apt-get update, when none is)
+define apt_install
+@missing=$$(for p in $(1); do \
+    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+        | grep -q '^install ok installed' || echo $$p; done); \
+if [ -n "$$missing" ]; then \
+    echo "installing:" $$missing; \
+    apt-get update -q && \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+fi
+endef
+
 deps:
-	@missing=$$(for p in $(DEBIAN_DEPS); do \
-	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
-	        | grep -q '^install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	    echo "installing:" $$missing; \
-	    apt-get update -q && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
-	fi
+	$(call apt_install,$(DEBIAN_DEPS))
 
 run: deps all
 	SO=$(SO) NGINX_BIN=$(NGINX_BIN) ./demo/run
 
 test: deps all
 	$(PROVE_ENV) prove -r t
+	@echo "again, over HTTP/2:"
+	$(H2_ENV) prove -r $(H2_TESTS)
 
 test-valgrind: deps all
 	@command -v valgrind >/dev/null || \
@@ -109,14 +129,7 @@ BENCH_DEPS  := wrk gnuplot-nox valgrind apache2-utils curl graphviz
 DOT_SRC     := $(wildcard $(CURDIR)/docs/diagrams/*.dot)
 
 bench-deps:
-	@missing=$$(for p in $(BENCH_DEPS); do \
-	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
-	        | grep -q '^install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	    echo "installing:" $$missing; \
-	    apt-get update -q && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
-	fi
+	$(call apt_install,$(BENCH_DEPS))
 
 bench: deps all bench-deps
 	SO=$(SO) NGINX_BIN=$(NGINX_BIN) ./bench/run
@@ -188,14 +201,7 @@ UBSAN_COMMON  := print_stacktrace=1:halt_on_error=1:report_error_type=1:suppress
         nginx-source FORCE
 
 deps-san:
-	@missing=$$(for p in $(SAN_DEPS); do \
-	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
-	        | grep -q '^install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	    echo "installing:" $$missing; \
-	    apt-get update -q && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
-	fi
+	$(call apt_install,$(SAN_DEPS))
 
 test-asan: deps-san
 	@$(MAKE) --no-print-directory asan-run
@@ -205,43 +211,10 @@ fuzz: deps-san
 
 nginx-source: $(NGX_SRC_STAMP)
 
-# Debian's nginx source package of the installed nginx-core version; if
-# the archive cannot serve it (a superseded security update), the newest
-# source of the same upstream version that it can serve, with a warning
+# Debian's nginx source package of the installed nginx-core version
+# (tools/fetch-nginx-source says how it is found)
 $(NGX_SRC_STAMP):
-	@set -e; \
-	ver='$(NGX_DEB_VER)'; \
-	[ -n "$$ver" ] || { echo "nginx-core is not installed"; exit 1; }; \
-	if ! apt-cache showsrc nginx 2>/dev/null | grep -q '^Version:'; then \
-	    if ! grep -Eqs '^[[:space:]]*(deb-src[[:space:]]|Types:.*deb-src)' \
-	            /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
-	            /etc/apt/sources.list.d/*.sources; then \
-	        src=/etc/apt/sources.list.d/ngx-iot-auth-src.sources; \
-	        echo "adding deb-src entries in $$src"; \
-	        if [ -f /etc/apt/sources.list.d/debian.sources ]; then \
-	            sed 's/^Types:.*/Types: deb-src/' \
-	                /etc/apt/sources.list.d/debian.sources > $$src; \
-	        else \
-	            sed -n 's/^deb \(.*\)/deb-src \1/p' /etc/apt/sources.list \
-	                > $${src%.sources}.list; \
-	        fi; \
-	    fi; \
-	    apt-get update -q; \
-	fi; \
-	others=$$(apt-cache showsrc nginx | sed -n 's/^Version: //p' \
-	          | grep -F "$${ver%%-*}-" | grep -vxF "$$ver" | sort -urV); \
-	for v in $$ver $$others; do \
-	    rm -rf $(NGX_DEB_SRC); mkdir -p $(NGX_DEB_SRC); \
-	    if (cd $(NGX_DEB_SRC) && apt-get source -q "nginx=$$v"); then \
-	        got=$$v; break; \
-	    fi; \
-	done; \
-	[ -n "$$got" ] || { echo "cannot fetch the nginx source package"; exit 1; }; \
-	[ "$$got" = "$$ver" ] || echo "warning: nginx source $$ver is not" \
-	    "served by the archive, using $$got (same upstream version)"; \
-	echo "$$got" > $(NGX_DEB_SRC)/VERSION; \
-	cd $(NGX_DEB_SRC) && dir=$$(ls -d nginx-[0-9]*/ | head -1) \
-	    && [ -x "$$dir/configure" ] && ln -sfn "$${dir%/}" nginx; \
+	tools/fetch-nginx-source $(NGX_DEB_SRC) '$(NGX_DEB_VER)'
 	touch $@
 
 # rebuild when the compiler or flags change (the file changes only then)
@@ -264,7 +237,7 @@ asan-build: $(ASAN_DIR)/Makefile
 
 asan-run: asan-build $(PASSWD)
 	@rm -rf $(SAN_LOGS); mkdir -p $(SAN_LOGS)
-	$(SAN_ENV) PERL5LIB=$(CURDIR)/t/lib$(COMPAT) \
+	$(SAN_ENV) PERL5LIB=$(TEST_PERL5LIB) \
 	    sh fuzz/asan-suite $(ASAN_DIR)/nginx $(ASAN_DIR)/$(MODULE).so \
 	    $(SAN_LOGS) $(ASAN_PROVE)
 

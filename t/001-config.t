@@ -2,13 +2,19 @@ use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use IotAuthTest qw(block_defaults);
 
-repeat_each(1);
+repeat_each($ENV{TEST_NGINX_REPEAT_EACH} || 1);
 no_shuffle();
 
 our $H1 = '$2y$04$jFF2G2caxZRZzgKWBC.B5erAdPEVvfx9HCrC7KG9pHFhw8UirH/Tm';
 our $Conf = "$ENV{TEST_NGINX_SERVER_ROOT}/conf";
 
 check_accum_error_log();
+
+# With TEST_NGINX_REPEAT_EACH=2 (repeat_each) the blocks with a
+# "--- no_repeat" section are skipped: TEST 102, 111 and 112 assert what
+# a fresh zone answers to the requests of their request sections (MISS,
+# a lockout after so many failures); repeated in the same nginx, their
+# second round would find the verdicts and the lockout of the first.
 
 # Unless a block says otherwise: the iot_auth thread pool and a zone "iot".
 add_block_preprocessor(sub { block_defaults(shift) });
@@ -1282,15 +1288,13 @@ invalid number of arguments in "iot_auth_redis_key" directive
 
 
 === TEST 102: comments, blank lines, indentation and CRLF in the credentials file
+--- no_repeat: its requests verify tokens in a fresh zone
 --- config
     location = /t {
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
         add_header X-Result $iot_auth_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- user_files eval
 [[creds => "# fleet of two\r\n\r\n\n   \t\n"
@@ -1320,10 +1324,7 @@ invalid number of arguments in "iot_auth_redis_key" directive
     location = /t {
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- user_files
 >>> creds
@@ -1351,10 +1352,7 @@ dev3:$2a$05$4xEyD0z1/AAnPo.LJBnX3OQv43cFiszXMx2u3yWEp0VRtmJw4NIBq
         iot_auth_credentials file=../html/creds;
         add_header X-Device $iot_auth_device always;
         add_header X-Perms $iot_auth_perms always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- user_files eval
 [[creds => "00:1A:2B:3C:4D:5E:$::H1\n"
@@ -1384,10 +1382,7 @@ dev3:$2a$05$4xEyD0z1/AAnPo.LJBnX3OQv43cFiszXMx2u3yWEp0VRtmJw4NIBq
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
         add_header X-Perms $iot_auth_perms always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- user_files eval
 [[creds => "dev1:$::H1:10\n"
@@ -1420,10 +1415,7 @@ dev3:$2a$05$4xEyD0z1/AAnPo.LJBnX3OQv43cFiszXMx2u3yWEp0VRtmJw4NIBq
     location = /t {
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- user_files eval
 [[secret => "0123456789abcdef0123456789abcdef\r\n"],
@@ -1479,17 +1471,14 @@ dev3:$2a$05$4xEyD0z1/AAnPo.LJBnX3OQv43cFiszXMx2u3yWEp0VRtmJw4NIBq
         iot_auth_max_pending 1;
         iot_auth_require_perms 0xFFFFFFFF;
         iot_auth_wait_timeout 500ms;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /u {
         iot_auth zone=b;
         iot_auth_credentials file=../html/creds;
         iot_auth_max_pending 1000000;
         iot_auth_require_perms 4294967295;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- user_files eval
 [[creds => "dev1:$::H1:0xffffffff\n"]]
@@ -1512,15 +1501,11 @@ dev3:$2a$05$4xEyD0z1/AAnPo.LJBnX3OQv43cFiszXMx2u3yWEp0VRtmJw4NIBq
     iot_auth_credentials file=../html/creds;
 
     location = /t {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        iot_auth off;
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /open {
         iot_auth off;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- user_files eval
 [[creds => "dev1:$::H1\n"]]
@@ -1540,10 +1525,7 @@ dev3:$2a$05$4xEyD0z1/AAnPo.LJBnX3OQv43cFiszXMx2u3yWEp0VRtmJw4NIBq
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
         add_header X-Result $iot_auth_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- user_files eval
 [[creds => ""]]
@@ -1562,6 +1544,7 @@ X-Result: UNKNOWN
 
 
 === TEST 111: iot_auth_lockout at its limits, inherited and turned off
+--- no_repeat: its requests lock devices out
 --- log_level: info
 --- http_config
     iot_auth_zone zone=iot:1m;
@@ -1572,23 +1555,19 @@ X-Result: UNKNOWN
     add_header X-Result $iot_auth_result always;
 
     location = /t {
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /off {
         iot_auth_lockout off;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /one {
         iot_auth_lockout duration=1d window=1ms failures=1;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /max {
         iot_auth_lockout failures=65535 window=1d duration=52w;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        iot_auth off;
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /init.txt {
         iot_auth off;
@@ -1633,6 +1612,7 @@ device "dev3" rejected: device locked out
 
 
 === TEST 112: a valid iot_auth_redis starts without a Redis listening
+--- no_repeat: its request verifies a token in a fresh zone
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:1 db=2147483647 password=p4ss:w0rd
@@ -1653,10 +1633,7 @@ device "dev3" rejected: device locked out
         iot_auth_credentials file=../html/creds;
         iot_auth_stale_if_error 30s;
         add_header X-Result $iot_auth_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- user_files eval
 [[creds => "dev1:$::H1\n"]]
@@ -1689,10 +1666,7 @@ ok
     location = /t {
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- user_files eval
 [[creds => "dev1:$::H1\n"]]

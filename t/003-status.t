@@ -2,12 +2,19 @@ use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use IotAuthTest qw(block_defaults);
 
-repeat_each(1);
+repeat_each($ENV{TEST_NGINX_REPEAT_EACH} || 1);
 no_shuffle();
 
 our $Good = "X-Device-Id: dev1\nX-Device-Token: secret1";
 our $Bad = "X-Device-Id: dev1\nX-Device-Token: wrongtoken";
 our $Ghost = "X-Device-Id: ghost\nX-Device-Token: secret1";
+
+# With TEST_NGINX_REPEAT_EACH=2 (repeat_each) the blocks with a
+# "--- no_repeat" section are skipped: TEST 1, 2, 6, 7, 9, 10, 11, 12 and
+# 14 assert the results (MISS, DENIED) and the exact counters that the
+# requests of their request sections leave in a fresh zone; a second
+# round in the same nginx would find the verdicts of the first and count
+# on top of it.
 
 # bcrypt time varies: a positive value with six decimals becomes "S".
 sub mask_seconds {
@@ -34,10 +41,7 @@ _EOC_
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
         add_header X-Result $iot_auth_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /status {
         iot_auth_status;
@@ -54,6 +58,7 @@ run_tests();
 __DATA__
 
 === TEST 1: prometheus after MISS, 3 HIT, DENIED, NEGATIVE, UNKNOWN
+--- no_repeat: its requests verify tokens in a fresh zone
 --- request eval
 [("GET /t") x 7, "GET /status"]
 --- more_headers eval
@@ -114,6 +119,7 @@ _EOC_
 
 
 === TEST 2: json after MISS, 3 HIT, DENIED, NEGATIVE, UNKNOWN
+--- no_repeat: its requests verify tokens in a fresh zone
 --- request eval
 [("GET /t") x 7, "GET /json"]
 --- more_headers eval
@@ -227,6 +233,7 @@ _EOC_
 
 
 === TEST 6: two zones are listed, each with its own numbers
+--- no_repeat: its requests verify tokens in a fresh zone
 --- http_config
     iot_auth_zone zone=north:1m;
     iot_auth_zone zone=south:1m;
@@ -234,15 +241,12 @@ _EOC_
     location = /n {
         iot_auth zone=north;
         iot_auth_credentials file=../html/creds;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /s {
         iot_auth zone=south;
         iot_auth_credentials file=../html/creds;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /status {
         iot_auth_status;
@@ -339,6 +343,7 @@ _EOC_
 
 
 === TEST 7: $iot_auth_device, $iot_auth_result and $iot_auth_perms
+--- no_repeat: its requests verify tokens in a fresh zone
 --- config
     location = /t {
         iot_auth zone=iot;
@@ -346,10 +351,7 @@ _EOC_
         add_header X-Device $iot_auth_device always;
         add_header X-Result $iot_auth_result always;
         add_header X-Perms $iot_auth_perms always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- request eval
 [("GET /t") x 6]
@@ -395,6 +397,7 @@ X-Device-Token: secret1
 
 
 === TEST 9: iot_auth_require_perms allows devices holding every bit
+--- no_repeat: its requests verify tokens in a fresh zone
 --- config
     location = /read {
         iot_auth zone=iot;
@@ -402,7 +405,7 @@ X-Device-Token: secret1
         iot_auth_require_perms 1;
         add_header X-Result $iot_auth_result always;
         add_header X-Perms $iot_auth_perms always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /write {
         iot_auth zone=iot;
@@ -410,7 +413,7 @@ X-Device-Token: secret1
         iot_auth_require_perms 0x2;
         add_header X-Result $iot_auth_result always;
         add_header X-Perms $iot_auth_perms always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /admin {
         iot_auth zone=iot;
@@ -418,10 +421,7 @@ X-Device-Token: secret1
         iot_auth_require_perms 0x6;
         add_header X-Result $iot_auth_result always;
         add_header X-Perms $iot_auth_perms always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /status {
         iot_auth_status;
@@ -457,6 +457,7 @@ X-Device-Token: secret1
 
 
 === TEST 10: error_page redirect reuses the verdict
+--- no_repeat: its requests verify tokens in a fresh zone
 --- config
     location = /missing {
         iot_auth zone=iot;
@@ -468,10 +469,7 @@ X-Device-Token: secret1
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
         add_header X-Result $iot_auth_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location = /status {
         iot_auth_status;
@@ -494,6 +492,7 @@ X-Device-Token: secret1
 
 
 === TEST 11: index redirect reuses the verdict
+--- no_repeat: its requests verify tokens in a fresh zone
 --- config
     location /d/ {
         iot_auth zone=iot;
@@ -527,6 +526,7 @@ indexed
 
 
 === TEST 12: try_files redirects reuse the verdict
+--- no_repeat: its requests verify tokens in a fresh zone
 --- config
     location = /tf {
         iot_auth zone=iot;
@@ -542,17 +542,14 @@ indexed
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
         add_header X-Result $iot_auth_result always;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
     location @t {
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
         add_header X-Result $iot_auth_result always;
         rewrite ^ /backend break;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT;
-    }
-    location = /backend {
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1;
     }
     location = /status {
         iot_auth_status;
@@ -583,11 +580,7 @@ indexed
         iot_auth zone=iot;
         iot_auth_credentials file=../html/creds;
         access_log logs/access.log iot;
-        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
-    }
-    location = /backend {
-        access_log off;
-        return 200 "ok\n";
+        proxy_pass http://127.0.0.1:$TEST_NGINX_RAND_PORT_1/backend;
     }
 --- init
 use IotAuthTest qw(herd);
@@ -612,6 +605,7 @@ ghost UNKNOWN -
 
 
 === TEST 14: a status page behind iot_auth
+--- no_repeat: its requests verify tokens in a fresh zone
 --- config
     location = /status {
         iot_auth zone=iot;

@@ -1,14 +1,17 @@
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
-use IotAuthTest qw(p_defaults creds);
+use IotAuthTest qw(p_defaults replies);
 
-repeat_each(1);
+repeat_each($ENV{TEST_NGINX_REPEAT_EACH} || 1);
 no_shuffle();
 log_level('info');
 check_accum_error_log();
 
 # Unless a block says otherwise: /p behind iot_auth, dev1 and dev2 in
 # html/creds, and /status summarized (see IotAuthTest::p_defaults).
+# The blocks make their requests for /p in --- init (IotAuthTest::replies
+# writes one line per answer to html/init.txt), so that with
+# TEST_NGINX_REPEAT_EACH=2 every repetition sees the same zone.
 add_block_preprocessor(sub { p_defaults(shift) });
 
 run_tests();
@@ -16,14 +19,15 @@ run_tests();
 __DATA__
 
 === TEST 1: one good token, 50 requests
+--- init
+main::replies((['dev1', 'secret1']) x 50);
 --- request eval
-[("GET /p") x 50, "GET /status"]
---- more_headers eval
-[(main::creds("dev1", "secret1")) x 50, ""]
+["GET /init.txt", "GET /status"]
 --- response_headers eval
-["X-Result: MISS", ("X-Result: HIT") x 49, "!X-Result"]
+["!X-Result", "!X-Result"]
 --- response_body eval
-[("ok\n") x 50, "hit 49\nmiss 1\nmatch 1\nentries 1\n"]
+["200 MISS ok\n" . "200 HIT ok\n" x 49,
+ "hit 49\nmiss 1\nmatch 1\nentries 1\n"]
 --- no_error_log
 [error]
 [alert]
@@ -32,16 +36,13 @@ __DATA__
 
 
 === TEST 2: one bad token, 20 requests
+--- init
+main::replies((['dev1', 'secret2']) x 20);
 --- request eval
-[("GET /p") x 20, "GET /status"]
---- more_headers eval
-[(main::creds("dev1", "secret2")) x 20, ""]
---- error_code eval
-[(401) x 20, 200]
---- response_headers eval
-["X-Result: DENIED", ("X-Result: NEGATIVE") x 19, "!X-Result"]
+["GET /init.txt", "GET /status"]
 --- response_body eval
-[("401 Authorization Required\n") x 20,
+["401 DENIED 401 Authorization Required\n"
+ . "401 NEGATIVE 401 Authorization Required\n" x 19,
  "negative 19\ndenied 1\nmismatch 1\nentries 1\n"]
 --- error_log
 iot_auth: device "dev1" rejected: wrong token
@@ -75,17 +76,12 @@ iot_auth: device "dev1" rejected: token failed recently
 
 
 === TEST 4: unknown device
+--- init
+main::replies(['ghost', 'secret1'], ['ghost', 'secret1']);
 --- request eval
-["GET /p", "GET /p", "GET /status"]
---- more_headers eval
-[main::creds("ghost", "secret1"), main::creds("ghost", "secret1"), ""]
---- error_code eval
-[401, 401, 200]
---- response_headers eval
-["X-Result: UNKNOWN", "X-Result: UNKNOWN", "!X-Result"]
+["GET /init.txt", "GET /status"]
 --- response_body eval
-["401 Authorization Required\n", "401 Authorization Required\n",
- "unknown 2\nentries 1\n"]
+["401 UNKNOWN 401 Authorization Required\n" x 2, "unknown 2\nentries 1\n"]
 --- error_log
 iot_auth: device "ghost" rejected: unknown device
 --- no_error_log
@@ -96,19 +92,14 @@ iot_auth: device "ghost" rejected: unknown device
 
 
 === TEST 5: two different wrong tokens
+--- init
+main::replies(['dev1', 'bad1'], ['dev1', 'bad2'], ['dev1', 'bad1'],
+              ['dev1', 'bad2'], ['dev1', 'bad1']);
 --- request eval
-[("GET /p") x 5, "GET /status"]
---- more_headers eval
-[main::creds("dev1", "bad1"), main::creds("dev1", "bad2"),
- main::creds("dev1", "bad1"), main::creds("dev1", "bad2"),
- main::creds("dev1", "bad1"), ""]
---- error_code eval
-[(401) x 5, 200]
---- response_headers eval
-["X-Result: DENIED", "X-Result: DENIED", "X-Result: NEGATIVE",
- "X-Result: NEGATIVE", "X-Result: NEGATIVE", "!X-Result"]
+["GET /init.txt", "GET /status"]
 --- response_body eval
-[("401 Authorization Required\n") x 5,
+["401 DENIED 401 Authorization Required\n" x 2
+ . "401 NEGATIVE 401 Authorization Required\n" x 3,
  "negative 3\ndenied 2\nmismatch 2\nentries 1\n"]
 --- no_error_log
 [error]
@@ -118,20 +109,15 @@ iot_auth: device "ghost" rejected: unknown device
 
 
 === TEST 6: good and bad token of one device
+--- init
+main::replies(['dev1', 'bad1'], ['dev1', 'secret1'], ['dev1', 'bad1'],
+              ['dev1', 'secret1'], ['dev1', 'bad1'], ['dev1', 'secret1']);
 --- request eval
-[("GET /p") x 6, "GET /status"]
---- more_headers eval
-[main::creds("dev1", "bad1"), main::creds("dev1", "secret1"),
- main::creds("dev1", "bad1"), main::creds("dev1", "secret1"),
- main::creds("dev1", "bad1"), main::creds("dev1", "secret1"), ""]
---- error_code eval
-[401, 200, 401, 200, 401, 200, 200]
---- response_headers eval
-["X-Result: DENIED", "X-Result: MISS", "X-Result: NEGATIVE",
- "X-Result: HIT", "X-Result: NEGATIVE", "X-Result: HIT", "!X-Result"]
+["GET /init.txt", "GET /status"]
 --- response_body eval
-["401 Authorization Required\n", "ok\n", "401 Authorization Required\n",
- "ok\n", "401 Authorization Required\n", "ok\n",
+["401 DENIED 401 Authorization Required\n200 MISS ok\n"
+ . "401 NEGATIVE 401 Authorization Required\n200 HIT ok\n"
+ . "401 NEGATIVE 401 Authorization Required\n200 HIT ok\n",
  "hit 2\nmiss 1\nnegative 2\ndenied 1\nmatch 1\nmismatch 1\nentries 1\n"]
 --- no_error_log
 [error]
@@ -141,19 +127,14 @@ iot_auth: device "ghost" rejected: unknown device
 
 
 === TEST 7: a token of another device
+--- init
+main::replies(['dev2', 'secret1'], ['dev1', 'secret1'], ['dev2', 'secret2'],
+              ['dev1', 'secret1'], ['dev2', 'secret2']);
 --- request eval
-[("GET /p") x 5, "GET /status"]
---- more_headers eval
-[main::creds("dev2", "secret1"), main::creds("dev1", "secret1"),
- main::creds("dev2", "secret2"), main::creds("dev1", "secret1"),
- main::creds("dev2", "secret2"), ""]
---- error_code eval
-[401, 200, 200, 200, 200, 200]
---- response_headers eval
-["X-Result: DENIED", "X-Result: MISS", "X-Result: MISS", "X-Result: HIT",
- "X-Result: HIT", "!X-Result"]
+["GET /init.txt", "GET /status"]
 --- response_body eval
-["401 Authorization Required\n", "ok\n", "ok\n", "ok\n", "ok\n",
+["401 DENIED 401 Authorization Required\n200 MISS ok\n200 MISS ok\n"
+ . "200 HIT ok\n200 HIT ok\n",
  "hit 2\nmiss 2\ndenied 1\nmatch 2\nmismatch 1\nentries 2\n"]
 --- error_log
 iot_auth: device "dev2" rejected: wrong token

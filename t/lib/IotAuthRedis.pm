@@ -2,8 +2,8 @@ package IotAuthRedis;
 
 # redis-server instances for the Redis tests: started by the test file
 # itself on free ports, stopped (and restarted, frozen, killed) on
-# demand, always killed when the test file ends.  Plus redis-cli and a
-# one-request HTTP client that shows the response headers.
+# demand, always killed when the test file ends.  Plus redis-cli, and a
+# fake Redis that sends any reply.
 # IOT_REDIS_KEEP=1 keeps their directories (redis.log, redis.out).
 
 use strict;
@@ -13,11 +13,14 @@ use Exporter 'import';
 use File::Temp qw(tempdir);
 use IO::Select;
 use IO::Socket::INET;
+use IotAuthTest qw(http_get);
 use POSIX ();
 use Time::HiRes qw(time sleep);
 
+# http_get is IotAuthTest's, exported here too for the files that take
+# it from here with the Redis helpers
 our @EXPORT_OK = qw(free_port redis_start redis_stop redis_signal redis_cli
-                    fake_redis_start http_get);
+                    fake_redis_start hmget_calls redis_clients http_get);
 
 my %Servers;    # name => { pid, args, port, dir }
 
@@ -238,49 +241,28 @@ sub redis_cli {
     return $out;
 }
 
-# One GET on a new connection.  Returns { status, headers (lower-case
-# names), body, time }; status is 'none' when nothing came back within
-# $opts{timeout} (default 10 s).
+# How many HMGET commands redis-server NAME ran since its statistics
+# were last reset (CONFIG RESETSTAT).
 
-sub http_get {
-    my ($uri, $headers, %opts) = @_;
+sub hmget_calls {
+    my ($name) = @_;
 
-    my $port = $opts{port} // $ENV{TEST_NGINX_SERVER_PORT} // 1984;
-    my $t0 = time;
+    my $info = redis_cli($name, 'INFO', 'commandstats');
+    return $info =~ /^cmdstat_hmget:calls=(\d+)/m ? $1 : 0;
+}
 
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                     PeerPort => $port, Proto => 'tcp',
-                                     Timeout => 5)
-        or die "connect to 127.0.0.1:$port failed: $!";
+# The clients of redis-server NAME other than redis-cli, once they number
+# $want (2 s at most).
 
-    my $hdrs = join '', map { "$_: $headers->{$_}\r\n" }
-                        sort keys %{ $headers || {} };
-    print $sock "GET $uri HTTP/1.1\r\nHost: localhost\r\n$hdrs"
-                . "Connection: close\r\n\r\n";
+sub redis_clients {
+    my ($name, $want) = @_;
 
-    my $buf = '';
-    my $deadline = $t0 + ($opts{timeout} // 10);
-    my $sel = IO::Select->new($sock);
-    while (time < $deadline) {
-        next unless $sel->can_read(0.05);
-        my $n = sysread $sock, my $chunk, 65536;
-        last unless $n;
-        $buf .= $chunk;
-    }
-    close $sock;
-
-    my %res = (status => 'none', headers => {}, body => '',
-               time => time - $t0);
-    my ($head, $body) = split /\r\n\r\n/, $buf, 2;
-    return \%res unless $head && $head =~ m{^HTTP/1\.[01] (\d{3})};
-
-    $res{status} = $1;
-    $res{body} = $body // '';
-    for my $line (split /\r\n/, $head) {
-        $res{headers}{ lc $1 } = $2 if $line =~ /^([^:]+):\s*(.*)$/;
-    }
-
-    return \%res;
+    my $n;
+    IotAuthTest::poll(2, sub {
+        $n = grep { /^id=/ } split /\n/, redis_cli($name, 'CLIENT', 'LIST');
+        --$n == $want;
+    });
+    return $n;
 }
 
 END {

@@ -1,10 +1,13 @@
 package IotAuthTest;
 
 # Helpers for the ngx_iot_auth suite that Test::Nginx::Socket has no
-# section for: many concurrent clients, signals to nginx processes, and
-# the preamble pieces the .t files share (block defaults, request
-# headers, a status page summary).  They work under the real Test::Nginx
-# and under t/compat alike.  Everything is exported on request only.
+# section for: many concurrent clients and connections pinned to a
+# worker (over HTTP/1.1 or HTTP/2, see IotAuthHTTP), requests made once in
+# --- init, the error log and the nginx processes, and the preamble
+# pieces the .t files share (block defaults, a backend server, request
+# headers, a status page summary, blocks that cannot be repeated).  They
+# work under the real Test::Nginx and under t/compat alike.  Everything
+# is exported on request only.
 #
 # The real Test::Nginx runs `--- init` in package Test::Nginx::Util and
 # `eval` sections in Test::Base's filter package: call these there by
@@ -15,28 +18,31 @@ use warnings;
 
 use Exporter 'import';
 use IO::Select;
-use IO::Socket::INET;
+use IotAuthHTTP;
 use Time::HiRes qw(time sleep);
 
-our @EXPORT_OK = qw(herd tally write_html worker_pids
+our @EXPORT_OK = qw(herd herds steps replies replies_in tally http_get
+                    write_html wait_lines html_lines poll
                     block_defaults p_defaults p_config p_files p_req creds
-                    summary herds steps wait_lines
-                    pinned_conns ka_send ka_status);
+                    summary bcrypt_hash skip_unrepeatable
+                    master_pid worker_pids log_file log_lines logged
+                    per_worker bcrypt_owner pinned_conns ka_send ka_status);
 
 # Sends one request per entry of $reqs, each on its own connection, and
 # waits for every answer (bounded by $opts{timeout}, default 30 s).
 # A request is { uri => '/p', headers => { Name => 'value' },
 # delay => seconds before it is sent, abort_after => seconds after which
-# the client hangs up }.  $opts{at} = [ seconds, sub { ... } ] runs the
+# the client hangs up, conn => a connection of pinned_conns to send it on
+# instead of a new one }.  $opts{at} = [ seconds, sub { ... } ] runs the
 # sub once, that long after the start, while the herd is in flight.
-# Returns a list of { status, time, end } in request order; status is the
-# HTTP code or 'aborted', 'timeout' or 'none' (closed without an answer),
-# end is the time the answer completed.
+# Returns a list of { status, time, end, headers, body } in request
+# order; status is the HTTP code or 'aborted', 'timeout' or 'none' (closed
+# without an answer), end is the time the answer completed, headers have
+# lower-case names.
 
 sub herd {
     my ($reqs, %opts) = @_;
 
-    my $port = $opts{port} // $ENV{TEST_NGINX_SERVER_PORT} // 1984;
     my $t0 = time;
     my $deadline = $t0 + ($opts{timeout} // 30);
     my ($at, $hook) = @{ $opts{at} || [] };
@@ -49,7 +55,7 @@ sub herd {
 
     while ((@unsent || $sel->count) && time < $deadline) {
         while (@unsent && time >= $unsent[0]{send_at}) {
-            send_request(shift @unsent, $port, $sel, \%by_fd);
+            send_request(shift @unsent, $opts{port}, $sel, \%by_fd);
         }
 
         if ($hook && time - $t0 >= $at) {
@@ -64,13 +70,7 @@ sub herd {
 
         for my $sock ($sel->can_read(0.005)) {
             my $c = $by_fd{ fileno $sock } or next;
-            my $n = sysread $sock, my $chunk, 65536;
-            next if !defined $n && $!{EAGAIN};
-            if ($n) {
-                $c->{buf} .= $chunk;
-                next;
-            }
-            finish($c, $sel, \%by_fd);
+            finish($c, $sel, \%by_fd) if $c->{http}->on_readable;
         }
 
         sleep 0.005 unless $sel->count;
@@ -81,47 +81,72 @@ sub herd {
     }
 
     return map { { status => $_->{status} // 'unsent', time => $_->{time},
-                   end => $_->{end} } } @conns;
+                   end => $_->{end}, headers => $_->{headers} // {},
+                   body => $_->{body} // '' } } @conns;
 }
 
 sub send_request {
     my ($c, $port, $sel, $by_fd) = @_;
 
     my $req = $c->{req};
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                     PeerPort => $port, Proto => 'tcp',
-                                     Timeout => 5)
-        or die "connect to 127.0.0.1:$port failed: $!";
+    my $http = $req->{conn} // IotAuthHTTP->new(port => $port);
+    $http->send($req->{uri} // '/', $req->{headers});
 
-    my $hdrs = join '', map { "$_: $req->{headers}{$_}\r\n" }
-                        sort keys %{ $req->{headers} || {} };
-    my $uri = $req->{uri} // '/';
-
-    print $sock "GET $uri HTTP/1.1\r\nHost: localhost\r\n$hdrs"
-                . "Connection: close\r\n\r\n";
-    $sock->blocking(0);
-
-    $c->{sock} = $sock;
-    $c->{buf} = '';
+    $c->{http} = $http;
     $c->{start} = time;
     $c->{abort_at} = $c->{start} + $req->{abort_after}
         if defined $req->{abort_after};
 
-    $by_fd->{ fileno $sock } = $c;
-    $sel->add($sock);
+    $by_fd->{ fileno $http->sock } = $c;
+    $sel->add($http->sock);
 }
 
 sub finish {
     my ($c, $sel, $by_fd, $why) = @_;
 
-    delete $by_fd->{ fileno $c->{sock} };
-    $sel->remove($c->{sock});
-    close $c->{sock};
+    my $http = $c->{http};
+    delete $by_fd->{ fileno $http->sock };
+    $sel->remove($http->sock);
+    $http->close if $why || !$c->{req}{conn};
 
     $c->{end} = time;
     $c->{time} = $c->{end} - $c->{start};
-    $c->{status} = $why
-                   // ($c->{buf} =~ m{^HTTP/1\.[01] (\d{3})} ? $1 : 'none');
+    $c->{status} = $why;
+    return if $why;
+
+    my $res = $http->response;
+    @$c{qw(status headers body)} = @$res{qw(status headers body)};
+}
+
+# One GET on a new connection (HTTP/2 when the suite runs over it).
+# Returns { status, headers (lower-case names), body, time }; status is
+# 'none' when nothing came back within $opts{timeout} (default 10 s).
+
+sub http_get {
+    my ($uri, $headers, %opts) = @_;
+
+    my $t0 = time;
+    my $http = IotAuthHTTP->new(port => $opts{port});
+    $http->send($uri, $headers);
+    my $res = $http->wait($opts{timeout} // 10);
+    $http->close;
+
+    $res->{status} = 'none' if $res->{status} !~ /^\d+$/;
+    $res->{time} = time - $t0;
+    return $res;
+}
+
+# A bcrypt hash of $password from libcrypt (Perl's crypt), at $cost
+# (default 4) with a fixed salt.
+
+sub bcrypt_hash {
+    my ($password, $cost) = @_;
+
+    my $hash = crypt($password, sprintf '$2b$%02d$abcdefghijklmnopqrstuu',
+                                $cost // 4);
+    die "this libcrypt makes no bcrypt hashes"
+        if !defined $hash || length $hash != 60;
+    return $hash;
 }
 
 # "status:count" lines, one per status seen, in status order.
@@ -146,14 +171,23 @@ sub write_html {
     close $fh;
 }
 
-# The pids of nginx's worker processes (the children of the master).
+# The pid in the server root's logs/nginx.pid.
+
+sub master_pid {
+    open my $fh, '<', log_file('nginx.pid') or die "nginx.pid: $!";
+    chomp(my $pid = <$fh> // '');
+    close $fh;
+
+    return $pid;
+}
+
+# The pids of nginx's worker processes: the children of $master (default
+# master_pid()).
 
 sub worker_pids {
-    my $root = $ENV{TEST_NGINX_SERVER_ROOT} or die "no TEST_NGINX_SERVER_ROOT";
+    my ($master) = @_;
 
-    open my $fh, '<', "$root/logs/nginx.pid" or die "nginx.pid: $!";
-    chomp(my $master = <$fh>);
-    close $fh;
+    $master //= master_pid();
 
     my @pids;
     for my $stat (glob '/proc/[0-9]*/stat') {
@@ -167,10 +201,97 @@ sub worker_pids {
     return sort { $a <=> $b } @pids;
 }
 
+# The path of file NAME in the server root's logs directory.
+
+sub log_file {
+    my $root = $ENV{TEST_NGINX_SERVER_ROOT} or die "no TEST_NGINX_SERVER_ROOT";
+
+    return "$root/logs/$_[0]";
+}
+
+# The lines of $file (default the error log) that match $re.
+
+sub log_lines {
+    my ($re, $file) = @_;
+
+    $file //= log_file('error.log');
+
+    open my $fh, '<', $file or die "$file: $!";
+    return grep { $_ =~ $re } <$fh>;
+}
+
+# Whether the error log has a line that matches $re.
+
+sub logged {
+    return scalar log_lines(@_) ? 1 : 0;
+}
+
+# How many worker processes logged a line that matches $re, and whether
+# none of them logged it twice.
+
+sub per_worker {
+    my ($re) = @_;
+
+    my %n;
+    $n{$_}++ for map { /\] (\d+)#/ ? $1 : () } log_lines($re);
+
+    return (scalar keys %n, !grep { $_ > 1 } values %n);
+}
+
+# The pid of the worker that posted the bcrypt of $device, from the
+# error log (which must be at info level or finer); waits 10 s at most.
+
+sub bcrypt_owner {
+    my ($device) = @_;
+
+    my $re = qr/\] (\d+)#\d+: .*bcrypt posted for device "\Q$device\E"/;
+    my $pid;
+    poll(10, sub {
+        ($pid) = map { /$re/ ? $1 : () } log_lines($re);
+        $pid;
+    });
+
+    return $pid;
+}
+
+# Calls $cond every 50 ms until it returns true, $secs seconds at most;
+# returns its last result.
+
+sub poll {
+    my ($secs, $cond) = @_;
+
+    my $deadline = time + $secs;
+    while (time < $deadline) {
+        my $res = $cond->();
+        return $res if $res;
+        sleep 0.05;
+    }
+
+    return $cond->();
+}
+
+# The backend of the blocks that proxy: a server of its own, on a port of
+# its own (with TEST_NGINX_USE_HTTP2 the test server's port speaks HTTP/2
+# only, and proxy_pass HTTP/1.x), whose /backend answers "ok".
+
+my $Backend = <<'_EOC_';
+
+    server {
+        listen 127.0.0.1:$TEST_NGINX_RAND_PORT_1;
+
+        location = /backend {
+            return 200 "ok\n";
+        }
+    }
+_EOC_
+
 # For add_block_preprocessor(sub { block_defaults(shift, %sections) }):
 # gives the block each section NAME => VALUE of %sections that it leaves
-# out.  main_config and http_config default to the pool and the zone
-# "iot" that most files use; pass them (undef for none) to change that.
+# out, adds the backend server to its http_config if its config proxies
+# to $TEST_NGINX_RAND_PORT_1, and skips it if it cannot be repeated
+# (skip_unrepeatable).  main_config and http_config default to the pool
+# and the zone "iot" that most files use; pass them (undef for none) to
+# change that.
 
 sub block_defaults {
     my ($block, %sections) = @_;
@@ -183,6 +304,27 @@ sub block_defaults {
         next if !defined $sections{$name} || defined $block->$name;
         $block->set_value($name => $sections{$name});
     }
+
+    my $config = $block->config;
+    $block->set_value(http_config => ($block->http_config // '') . $Backend)
+        if defined $config && $config =~ /\$TEST_NGINX_RAND_PORT_1\b/;
+
+    skip_unrepeatable($block);
+}
+
+# For block preprocessors: with repeat_each() above 1, a block that has a
+# "--- no_repeat" section (it says why the block cannot run its requests
+# twice in one nginx) is skipped, with a note.
+
+sub skip_unrepeatable {
+    my ($block) = @_;
+
+    my $why = $block->no_repeat;
+    return if !defined $why || Test::Nginx::Socket::repeat_each() < 2;
+
+    chomp $why;
+    Test::More::diag($block->name . " skipped, it cannot be repeated: $why");
+    $block->set_value(SKIP => 1);
 }
 
 # The config of the files that test the cache: the static file /p behind
@@ -299,6 +441,34 @@ sub steps {
     write_html('init.txt', "@status\n");
 }
 
+# Like steps, one line per request in html/init.txt: its status, its
+# X-Result ("-" if none) and its body as summary() puts it, so that a
+# block can make its requests once, in --- init, and show them to every
+# repetition (repeat_each) of its requests.  replies_in(NAME, ...) writes
+# html/NAME instead.
+
+sub replies {
+    replies_in('init.txt', @_);
+}
+
+sub replies_in {
+    my ($name, @steps) = @_;
+
+    my @lines;
+    for my $step (@steps) {
+        if (!ref $step) {
+            sleep $step;
+            next;
+        }
+        my ($r) = herd([p_req(@$step)]);
+        my $body = summary($r->{body});
+        chomp $body;
+        push @lines, join ' ', $r->{status},
+                               $r->{headers}{'x-result'} // '-', $body;
+    }
+    write_html($name, join '', map { "$_\n" } @lines);
+}
+
 # Waits until html/NAME has at least $n lines, 5 s at most (an access log
 # is written after the client got its answer).
 
@@ -316,19 +486,32 @@ sub wait_lines {
     }
 }
 
+# The lines of html/NAME, chomped, once it has $n of them (see
+# wait_lines).
+
+sub html_lines {
+    my ($name, $n) = @_;
+
+    wait_lines($name, $n);
+
+    my $root = $ENV{TEST_NGINX_SERVER_ROOT} or die "no TEST_NGINX_SERVER_ROOT";
+    open my $fh, '<', "$root/html/$name" or die "$name: $!";
+    return map { chomp; $_ } <$fh>;
+}
+
 # Keep-alive connections grouped by the worker process that accepted
 # them, for blocks that must send requests to a chosen worker: a
 # connection stays in its worker for its whole life.  Opens connections
 # (at most 200, 10 s) until each of $opts{workers} (default 2) workers
 # holds $opts{per} of them (default 1), asking each connection which
 # worker it is in with GET $opts{uri} (default /pid: a location that
-# answers $pid).  Returns { pid => [ socket, ... ] }; dies if the workers
-# could not all be reached.
+# answers $pid).  Returns { pid => [ connection, ... ] } (IotAuthHTTP
+# objects, for ka_send and ka_status); dies if the workers could not all
+# be reached.
 
 sub pinned_conns {
     my (%opts) = @_;
 
-    my $port = $opts{port} // $ENV{TEST_NGINX_SERVER_PORT} // 1984;
     my $workers = $opts{workers} // 2;
     my $per = $opts{per} // 1;
     my $uri = $opts{uri} // '/pid';
@@ -338,25 +521,22 @@ sub pinned_conns {
     for (1 .. 200) {
         last if time > $deadline;
 
-        my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                         PeerPort => $port, Proto => 'tcp',
-                                         Timeout => 5)
-            or die "connect to 127.0.0.1:$port failed: $!";
-        ka_send($sock, $uri);
-        my ($status, $body) = ka_status($sock, 5);
+        my $conn = IotAuthHTTP->new(port => $opts{port}, keepalive => 1);
+        ka_send($conn, $uri);
+        my ($status, $body) = ka_status($conn, 5);
         die "GET $uri answered $status" unless $status eq '200';
         chomp $body;
 
         my $list = $by_pid{$body} //= [];
         if (@$list < $per) {
-            push @$list, $sock;
+            push @$list, $conn;
         } else {
-            push @spare, $sock;
+            push @spare, $conn;
         }
 
         my @full = grep { @{ $by_pid{$_} } >= $per } keys %by_pid;
         if (@full >= $workers) {
-            close $_ for @spare;
+            $_->close for @spare;
             return { map { $_ => $by_pid{$_} } @full };
         }
     }
@@ -364,50 +544,24 @@ sub pinned_conns {
     die "could not reach $workers workers with $per connections each";
 }
 
-# Sends GET $uri with the given headers on a keep-alive connection.
+# Sends GET $uri with the given headers on a pinned connection.
 
 sub ka_send {
-    my ($sock, $uri, %headers) = @_;
+    my ($conn, $uri, %headers) = @_;
 
-    my $hdrs = join '', map { "$_: $headers{$_}\r\n" } sort keys %headers;
-    print $sock "GET $uri HTTP/1.1\r\nHost: localhost\r\n$hdrs\r\n";
-    $sock->flush;
+    $conn->send($uri, \%headers);
 }
 
-# Reads one response from a keep-alive connection, $timeout seconds at
-# most: returns its status ('timeout' or 'closed' if none came), body and
-# headers (lower-case names).  The response must carry a Content-Length,
-# as nginx's error pages, empty_gif and static files do.
+# Reads one response from a pinned connection, $timeout seconds at most:
+# returns its status ('timeout' or 'closed' if none came), body and
+# headers (lower-case names).  Over HTTP/1.1 the response must carry a
+# Content-Length, as nginx's error pages, empty_gif and static files do.
 
 sub ka_status {
-    my ($sock, $timeout) = @_;
+    my ($conn, $timeout) = @_;
 
-    my $sel = IO::Select->new($sock);
-    my $deadline = time + $timeout;
-    my $buf = '';
-
-    for ( ;; ) {
-        if ($buf =~ /^(.*?)\r\n\r\n/s) {
-            my $head = $1;
-            my ($len) = $head =~ /^Content-Length:\s*(\d+)/mi;
-            my $need = length($head) + 4 + ($len // 0);
-            if (length $buf >= $need) {
-                my ($status) = $head =~ m{^HTTP/1\.[01] (\d{3})};
-                my %h = map { /^([^:]+):\s*(.*)$/ ? (lc $1 => $2) : () }
-                        split /\r\n/, $head;
-                return ($status // 'none',
-                        substr($buf, length($head) + 4, $len // 0), \%h);
-            }
-        }
-
-        my $left = $deadline - time;
-        return ('timeout', '', {}) if $left <= 0;
-        next unless $sel->can_read($left);
-
-        my $n = sysread $sock, my $chunk, 65536;
-        return ('closed', '', {}) unless $n;
-        $buf .= $chunk;
-    }
+    my $res = $conn->wait($timeout);
+    return ($res->{status}, $res->{body}, $res->{headers});
 }
 
 1;

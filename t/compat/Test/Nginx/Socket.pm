@@ -17,7 +17,8 @@ use Test::More ();
 use Time::HiRes qw(sleep time);
 
 use Test::Nginx::Compat::Client qw(
-    build_requests connect_once exchange header_value http_get parse_response
+    build_requests connect_once exchange exchange_h2 header_value http_get
+    parse_response
 );
 use Test::Nginx::Compat::Server;
 
@@ -51,6 +52,7 @@ our $NoRootLocation = 0;
 our $ConfigPreamble = '';
 our $Timeout = $ENV{TEST_NGINX_TIMEOUT} || 3;
 our $UseHup = $ENV{TEST_NGINX_USE_HUP};
+our $UseHttp2 = $ENV{TEST_NGINX_USE_HTTP2};
 our $UseValgrind = $ENV{TEST_NGINX_USE_VALGRIND};
 our $CheckAccumErrLog = $ENV{TEST_NGINX_CHECK_ACCUM_ERR_LOG};
 our $Verbose = $ENV{TEST_NGINX_VERBOSE};
@@ -117,6 +119,7 @@ my $PrevConfig;
 my $ConfigVersion;
 my $ErrLogPos = 0;
 my $ConnectFailures = 0;
+my $Http2Listen;    # whether the running nginx's port speaks HTTP/2
 my $CleanedUp = 0;
 
 
@@ -452,6 +455,49 @@ sub env_value {
 }
 
 
+# Whether the block speaks HTTP/2 (h2c with prior knowledge): with
+# "--- http2", or in TEST_NGINX_USE_HTTP2 mode unless "--- no_http2", a
+# raw or pipelined request, an HTTP/1.0 request, or a proxy_pass to the
+# server's own port (which then speaks HTTP/2 only) says otherwise.
+sub use_http2 {
+    my ($block) = @_;
+
+    my $cached = $block->test_nginx_enabled_http2;
+    return $cached if defined $cached;
+
+    my $name = $block->name;
+    my $on = 0;
+    if (defined $block->no_http2) {
+        $on = 0;
+
+    } elsif (defined $block->http2) {
+        bail_out("$name - cannot use --- http2 with --- raw_request")
+            if defined $block->raw_request;
+        bail_out("$name - cannot use --- http2 with --- pipelined_requests")
+            if defined $block->pipelined_requests;
+        $on = 1;
+
+    } elsif ($UseHttp2) {
+        my $self = qr/proxy_pass .*:\$(?:server_port|TEST_NGINX_SERVER_PORT)/;
+        my $why = defined $block->raw_request ? 'uses raw_request'
+            : defined $block->pipelined_requests ? 'uses pipelined_requests'
+            : !defined $block->request ? ''
+            : !ref $block->request && $block->request =~ m{HTTP/1\.0}
+                ? 'explicitly requires HTTP 1.0'
+            : (grep { defined && !ref && /$self/ }
+                    map { section($block, $_) }
+                    qw(config http_config user_files))
+                ? 'proxies to the server port'
+            : undef;
+        warn "WARNING: $name - $why, so will not use HTTP/2\n" if $why;
+        $on = defined $why ? 0 : 1;
+    }
+
+    $block->set_value(test_nginx_enabled_http2 => $on);
+    return $on;
+}
+
+
 sub prepare_nginx {
     my ($block, $config, $ports, $first) = @_;
 
@@ -533,6 +579,7 @@ sub write_config {
     my $main = join '', map { "load_module $_;\n" }
                         split ' ', $ENV{TEST_NGINX_LOAD_MODULES} || '';
     $main .= $block->main_config if defined $block->main_config;
+    $Http2Listen = use_http2($block);
 
     my $err = $Server->write_config(
         workers            => $Workers,
@@ -552,6 +599,9 @@ sub write_config {
         preamble           => $ConfigPreamble,
         root_location      => !$NoRootLocation,
         hup_version        => $ConfigVersion,
+        http2              => !$Http2Listen ? undef
+                              : $NginxVersion >= 1.025001 ? 'directive'
+                              : 'listen',
         worker_connections => $WorkerConnections,
         event_type         => $ENV{TEST_NGINX_EVENT_TYPE},
         user               => worker_user(),
@@ -652,7 +702,8 @@ sub wait_config_version {
     my $deadline = time + max(10, 3 * $Timeout);
     my $hits = 0;
     while (time < $deadline) {
-        my $ver = http_get($ServerAddr, $ServerPort, '/ver', 'Test-Nginx', 1);
+        my $ver = http_get($ServerAddr, $ServerPort, '/ver', 'Test-Nginx', 1,
+                           $Http2Listen);
         if (defined $ver && $ver eq $ConfigVersion) {
             return if ++$hits >= 10;
             next;
@@ -815,7 +866,8 @@ sub send_request {
     my $shutdown = $block->shutdown;
     $shutdown = 1 if defined $shutdown && $shutdown !~ /\S/;
 
-    my ($raw, $timed_out) = exchange(
+    my $send = use_http2($block) ? \&exchange_h2 : \&exchange;
+    my ($raw, $timed_out) = $send->(
         $sock,
         packets      => $packets,
         timeout      => $timeout,
@@ -930,7 +982,7 @@ sub check_response_headers {
         for my $h (parse_header_spec($spec)) {
             my ($key, $want) = @$h;
             if (!defined $want) {
-                Test::More::unlike($raw_headers, qr/^\s*\Q$key\E\s*:/ms,
+                Test::More::unlike($raw_headers, qr/^\s*\Q$key\E\s*:/msi,
                     "$name - header $key not present in the raw headers");
                 next;
             }

@@ -4,6 +4,10 @@ package Test::Nginx::Compat::Client;
 # sections of a block into wire packets, exchanges them over a socket with
 # every wait bounded, and parses the raw response.  Errors in the request
 # spec are reported with die(); the caller turns them into a bail out.
+# In HTTP/2 mode (h2c with prior knowledge, TEST_NGINX_USE_HTTP2) the same
+# request goes out through Protocol::HTTP2 (Debian's
+# libprotocol-http2-perl, loaded only then), and its answer is given back
+# as HTTP/1.x-style text for the same parser.
 
 use strict;
 use warnings;
@@ -14,8 +18,8 @@ use IO::Socket::INET ();
 use Time::HiRes qw(sleep time);
 
 our @EXPORT_OK = qw(
-    build_requests connect_once exchange parse_response header_value
-    http_get
+    build_requests connect_once exchange exchange_h2 parse_response
+    header_value http_get
 );
 
 
@@ -253,6 +257,97 @@ sub exchange {
 }
 
 
+# The HTTP/2 form of exchange(): sends the request held by the packets
+# (written as HTTP/1.x by build_requests) as one HTTP/2 stream and waits
+# for its answer, which comes back as "HTTP/2 CODE", header lines, an
+# empty line and the body.  Returns ($response, $timed_out); the response
+# is empty if the connection closed first.
+sub exchange_h2 {
+    my ($sock, %o) = @_;
+
+    require Protocol::HTTP2::Client;
+    local $SIG{PIPE} = 'IGNORE';
+
+    my %req = h2_request(join '', map { $_->{value} } @{ $o{packets} });
+    my $resp;
+    my $client = Protocol::HTTP2::Client->new;
+    $client->request(%req, on_done => sub {
+        my ($headers, $body) = @_;
+        my @h = @{ $headers || [] };
+        my $text = '';
+        my $code = 'none';
+        while (my ($k, $v) = splice @h, 0, 2) {
+            if ($k eq ':status') {
+                $code = $v;
+            } else {
+                $text .= "$k: $v\r\n";
+            }
+        }
+        $resp = "HTTP/2 $code\r\n$text\r\n" . ($body // '');
+    });
+
+    my $fd = fileno $sock;
+    my $end = time + ($o{limit} || 1e9);
+    my $timed_out = 0;
+
+    while (!defined $resp) {
+        while (my $frame = $client->next_frame) {
+            my $off = 0;
+            while ($off < length $frame) {
+                my $n = syswrite $sock, $frame, length($frame) - $off, $off;
+                last if !defined $n && $! != EINTR;
+                $off += $n // 0;
+            }
+        }
+
+        my $rin = '';
+        vec($rin, $fd, 1) = 1;
+        my $wait = $end - time;
+        $wait = $o{timeout} if $wait > $o{timeout};
+        if ($wait <= 0 || !wait_io($rin, undef, $wait)) {
+            $timed_out = 1;
+            last;
+        }
+
+        my $n = sysread $sock, my $chunk, 65536;
+        next if !defined $n && $! == EINTR;
+        last if !$n;
+        $client->feed($chunk);
+    }
+
+    close $sock;
+    return ($resp // '', $timed_out);
+}
+
+
+# The pseudo-headers, headers and body of an HTTP/1.x request, for
+# Protocol::HTTP2::Client->request: Host becomes :authority, and the
+# connection-specific headers HTTP/2 forbids are left out.
+sub h2_request {
+    my ($wire) = @_;
+
+    my ($head, $body) = split /\r\n\r\n/, $wire, 2;
+    my ($line, @lines) = split /\r\n/, $head;
+    my ($meth, $uri) = split ' ', $line;
+
+    my %req = (':method' => $meth, ':path' => $uri, ':scheme' => 'http',
+               ':authority' => 'localhost', headers => []);
+    for my $l (@lines) {
+        my ($k, $v) = split /:\s*/, $l, 2;
+        $k = lc $k;
+        if ($k eq 'host') {
+            $req{':authority'} = $v;
+        } elsif ($k !~ /^(?:connection|keep-alive|proxy-connection
+                           |transfer-encoding|upgrade|te)$/x) {
+            push @{ $req{headers} }, $k => $v // '';
+        }
+    }
+    $req{data} = $body if defined $body && length $body;
+
+    return %req;
+}
+
+
 # select() that restarts on EINTR without extending the deadline; returns
 # the number of ready handles (0 on timeout) and updates the vectors.
 sub wait_io {
@@ -426,12 +521,14 @@ sub header_value {
 }
 
 
-# One-shot GET used for HUP-reload polling; returns the body or undef.
+# One-shot GET used for HUP-reload polling, over HTTP/2 if $h2; returns
+# the body or undef.
 sub http_get {
-    my ($addr, $port, $path, $host, $timeout) = @_;
+    my ($addr, $port, $path, $host, $timeout, $h2) = @_;
 
     my $sock = connect_once($addr, $port, $timeout) or return undef;
-    my ($raw, $timed_out) = exchange($sock, timeout => $timeout, name => '',
+    my $send = $h2 ? \&exchange_h2 : \&exchange;
+    my ($raw, $timed_out) = $send->($sock, timeout => $timeout, name => '',
         packets => [{ value => "GET $path HTTP/1.1\r\nHost: $host\r\n"
                                . "Connection: close\r\n\r\n" }]);
     return undef if $timed_out;

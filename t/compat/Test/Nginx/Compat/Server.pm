@@ -169,12 +169,16 @@ sub render_config {
         $conf .= "    ${t}_temp_path $sr/${t}_temp;\n";
     }
 
+    # HTTP/2: "listen ... http2" up to nginx 1.25.0, "http2 on" since 1.25.1
+    my $listen = ($p{http2} // '') eq 'listen' ? ' http2' : '';
+    $listen .= ";\n        http2 on" if ($p{http2} // '') eq 'directive';
+
     (my $server_name = $p{server_name}) =~ s/(['\\])/\\$1/g;
     $conf .= "\n    default_type text/plain;\n"
         . "    keepalive_timeout  68000ms;\n\n"
         . "$http_config\n\n"
         . "    server {\n"
-        . "        listen          $p{port};\n"
+        . "        listen          $p{port}$listen;\n"
         . "        server_name     '$server_name';\n\n"
         . "        client_max_body_size 30M;\n\n"
         . "        # Begin preamble config...\n"
@@ -194,7 +198,7 @@ sub render_config {
 
     if (defined $p{hup_version}) {
         $conf .= "    server {\n"
-            . "        listen          $p{port};\n"
+            . "        listen          $p{port}$listen;\n"
             . "        server_name     'Test-Nginx';\n\n"
             . "        location = /ver {\n"
             . "            return 200 '$p{hup_version}';\n"
