@@ -125,6 +125,28 @@ clean:
 	rm -rf $(BUILD) t/servroot*
 
 
+# ---------------------------------------------------------------------------
+# Debian package (docs/packaging.md)
+#
+#   make deb         build/libnginx-mod-http-iot-auth_VERSION_ARCH.deb,
+#                    built by debhelper and dh_nginx in build/deb
+#   make deb-check   builds it, runs lintian, installs it, checks that the
+#                    system nginx loads it (nginx -t only), purges it
+
+DEB_DEPS    := build-essential debhelper dpkg-dev fakeroot lintian \
+               nginx-core nginx-dev libcrypt-dev libhiredis-dev libssl-dev
+
+.PHONY: deb deb-check
+
+deb:
+	@$(MAKE) --no-print-directory deps DEBIAN_DEPS='$(DEB_DEPS)'
+	tools/deb-build
+
+deb-check:
+	@$(MAKE) --no-print-directory deps DEBIAN_DEPS='$(DEB_DEPS)'
+	tools/deb-check
+
+
 BENCH_DEPS  := wrk gnuplot-nox valgrind apache2-utils curl graphviz
 DOT_SRC     := $(wildcard $(CURDIR)/docs/diagrams/*.dot)
 
