@@ -5,6 +5,7 @@
 #   make test            the Test::Nginx suite
 #   make test-valgrind   the suite with nginx under valgrind memcheck
 #   make bench           benchmarks, written to docs/benchmarks.md (~8 min)
+#   make bench-check     check the benchmark's OpenResty peer (10 s)
 #   make docs            render the diagrams of docs/design.md
 #
 # NGINX_SRC defaults to Debian's nginx-dev tree, configured with Debian's
@@ -32,7 +33,8 @@ PROVE_ENV    = TEST_NGINX_BINARY=$(NGINX_BIN) \
 COMPAT       = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
                        || echo :$(CURDIR)/t/compat)
 
-.PHONY: all deps run test test-valgrind clean bench bench-deps docs
+.PHONY: all deps run test test-valgrind clean bench bench-check bench-deps \
+        docs
 
 all: $(SO)
 
@@ -82,7 +84,8 @@ clean:
 	rm -rf $(BUILD) t/servroot*
 
 
-BENCH_DEPS  := wrk gnuplot-nox valgrind apache2-utils curl graphviz
+BENCH_DEPS  := wrk gnuplot-nox valgrind apache2-utils curl graphviz \
+               libnginx-mod-http-lua
 DOT_SRC     := $(wildcard $(CURDIR)/docs/diagrams/*.dot)
 
 bench-deps:
@@ -97,6 +100,9 @@ bench-deps:
 
 bench: deps all bench-deps
 	SO=$(SO) NGINX_BIN=$(NGINX_BIN) ./bench/run
+
+bench-check: deps bench-deps
+	NGINX_BIN=$(NGINX_BIN) ./bench/check-openresty
 
 docs: bench-deps $(DOT_SRC:.dot=.png)
 

@@ -1,11 +1,13 @@
 # shellcheck shell=bash
 #
-# Shell functions of bench/run: the nginx configurations of the bench
-# setups, starting and stopping them.
+# Shell functions shared by bench/run and bench/check-openresty: the nginx
+# configurations of the bench setups, starting and stopping them.
 #
 # The caller sets: bench (this directory), RUN (work directory), SO (the
 # module), nginx (the binary), PORT_BACKEND, and the array servers=().
 # shellcheck disable=SC2154
+
+LUA_MODULES=/usr/lib/nginx/modules      # Debian's ndk and lua modules
 
 die() {
     echo "bench: $*" >&2
@@ -34,13 +36,13 @@ render() {      # render TEMPLATE OUT key=value...
 }
 
 # setup_conf NAME PORT CREDS [cpu]: RUN/NAME/conf/nginx.conf for the setup
-# that NAME starts with (iot, ceiling, basic); "cpu" makes the one-process
-# form of the CPU count
+# that NAME starts with (iot, ceiling, basic, openresty); "cpu" makes the
+# one-process form of the CPU count
 setup_conf() {
     local name=$1 port=$2 creds=$3 cpu=${4:-}
     local dir=$RUN/$name
-    local main="" http="" auth="" auth_lock="" auth_short="" result=""
-    local status=""
+    local main="" http="" auth="" auth_timed="" auth_lock="" auth_short=""
+    local result="" status="" access
     local workers=2
 
     # the CPU count runs one process (with reuseport, a second worker's
@@ -59,6 +61,7 @@ thread_pool iot_auth threads=2;"
     iot_auth_credentials file=$creds;
 "
         auth="iot_auth zone=iot;"
+        auth_timed=$auth
         auth_lock="iot_auth zone=iot;
             iot_auth_lockout failures=5 window=60s duration=60s;"
         auth_short="iot_auth zone=short;"
@@ -77,18 +80,37 @@ thread_pool iot_auth threads=2;"
         }
 "
         ;;
+    openresty*)
+        main="load_module $LUA_MODULES/ndk_http_module.so;
+load_module $LUA_MODULES/ngx_http_lua_module.so;
+thread_pool openresty_bcrypt threads=2;"
+        http=$(render "$bench/conf/openresty.conf.in" /dev/stdout \
+                   "LUA=$bench/lua" "CREDS=$creds")
+        access='access_by_lua_block { require("openresty_auth").access'
+        auth="$access(\"iot\") }"
+        auth_timed="$access(\"timed\") }"
+        auth_lock="$access(\"lock\") }"
+        auth_short="$access(\"short\") }"
+        status="
+        location = /status {
+            content_by_lua_block { require(\"openresty_auth\").status() }
+        }
+"
+        ;;
     basic*)
         auth="auth_basic bench;
             auth_basic_user_file $creds;"
+        auth_timed=$auth
         auth_lock=$auth
         auth_short=$auth
         ;;
     esac
 
     render "$bench/conf/front.conf.in" "$dir/conf/nginx.conf" \
-        "MAIN=$main" "HTTP=$http" "AUTH=$auth" "AUTH_LOCK=$auth_lock" \
-        "AUTH_SHORT=$auth_short" "RESULT=$result" "STATUS=$status" \
-        "PORT=$port" "BACKEND_PORT=$PORT_BACKEND" "WORKERS=$workers"
+        "MAIN=$main" "HTTP=$http" "AUTH=$auth" "AUTH_TIMED=$auth_timed" \
+        "AUTH_LOCK=$auth_lock" "AUTH_SHORT=$auth_short" "RESULT=$result" \
+        "STATUS=$status" "PORT=$port" "BACKEND_PORT=$PORT_BACKEND" \
+        "WORKERS=$workers"
 }
 
 backend_conf() {
