@@ -4,7 +4,7 @@
 #   make run             demo gateway on 127.0.0.1:8080
 #   make test            the Test::Nginx suite
 #   make test-valgrind   the suite with nginx under valgrind memcheck
-#   make bench           benchmarks, written to docs/benchmarks.md (~8 min)
+#   make bench           benchmarks, written to docs/benchmarks.md (~12 min)
 #   make bench-check     check the benchmark's OpenResty peer (10 s)
 #   make docs            render the diagrams of docs/design.md
 #
@@ -85,7 +85,7 @@ clean:
 
 
 BENCH_DEPS  := wrk gnuplot-nox valgrind apache2-utils curl graphviz \
-               libnginx-mod-http-lua
+               python3 libnginx-mod-http-lua
 DOT_SRC     := $(wildcard $(CURDIR)/docs/diagrams/*.dot)
 
 bench-deps:

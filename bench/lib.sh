@@ -63,7 +63,7 @@ thread_pool iot_auth threads=2;"
         auth="iot_auth zone=iot;"
         auth_timed=$auth
         auth_lock="iot_auth zone=iot;
-            iot_auth_lockout failures=5 window=60s duration=60s;"
+            iot_auth_lockout failures=3 window=60s duration=60s;"
         auth_short="iot_auth zone=short;"
         [ -n "$cpu" ] || result="add_header X-Auth-Result \$iot_auth_result always;"
         status="
