@@ -4,7 +4,7 @@
 #   make run             demo gateway on 127.0.0.1:8080
 #   make test            the Test::Nginx suite
 #   make test-valgrind   the suite with nginx under valgrind memcheck
-#   make bench           benchmarks, written to docs/benchmarks.md (~12 min)
+#   make bench           benchmarks, written to docs/benchmarks.md (~11 min)
 #   make bench-check     check the benchmark's OpenResty peer (10 s)
 #   make docs            render the diagrams of docs/design.md
 #
