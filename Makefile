@@ -4,7 +4,8 @@
 #   make run             demo gateway on 127.0.0.1:8080
 #   make test            the Test::Nginx suite
 #   make test-valgrind   the suite with nginx under valgrind memcheck
-#   make bench           benchmarks, written to docs/benchmarks.md (~8 min)
+#   make bench           benchmarks, written to docs/benchmarks.md (~11 min)
+#   make bench-check     check the benchmark's OpenResty peer (10 s)
 #   make docs            render the diagrams of docs/design.md
 #
 # NGINX_SRC defaults to Debian's nginx-dev tree, configured with Debian's
@@ -47,7 +48,8 @@ H2_TESTS    ?= t
 H2_ENV       = $(TEST_ENV) TEST_NGINX_USE_HTTP2=1 PERL5LIB=$(H2_PERL5LIB)
 H2_PERL5LIB  = $(CURDIR)/t/lib:$(CURDIR)/t/compat$(if $(PERL5LIB),:$(PERL5LIB))
 
-.PHONY: all deps run test test-valgrind clean bench bench-deps docs
+.PHONY: all deps run test test-valgrind clean bench bench-check bench-deps \
+        docs
 
 all: $(SO) $(PASSWD)
 
@@ -147,7 +149,8 @@ deb-check:
 	tools/deb-check
 
 
-BENCH_DEPS  := wrk gnuplot-nox valgrind apache2-utils curl graphviz
+BENCH_DEPS  := wrk gnuplot-nox valgrind apache2-utils curl graphviz \
+               python3 libnginx-mod-http-lua
 DOT_SRC     := $(wildcard $(CURDIR)/docs/diagrams/*.dot)
 
 bench-deps:
@@ -155,6 +158,9 @@ bench-deps:
 
 bench: deps all bench-deps
 	SO=$(SO) NGINX_BIN=$(NGINX_BIN) ./bench/run
+
+bench-check: deps bench-deps
+	NGINX_BIN=$(NGINX_BIN) ./bench/check-openresty
 
 docs: bench-deps $(DOT_SRC:.dot=.png)
 
