@@ -1,6 +1,7 @@
 # ngx_iot_auth: build, demo, tests.
 #
-#   make                 build build/ngx_iot_auth_module.so
+#   make                 build build/ngx_iot_auth_module.so and the unit
+#                        checks of the MQTT CONNECT parser
 #   make run             demo gateway on 127.0.0.1:8080
 #   make test            the Test::Nginx suite
 #   make test-valgrind   the suite with nginx under valgrind memcheck
@@ -26,6 +27,16 @@ DEBIAN_DEPS := nginx-core nginx-dev libcrypt-dev libhiredis-dev libssl-dev \
                libtest-base-perl libtext-diff-perl apache2-utils whois \
                redis-server curl gcc make
 
+# the MQTT CONNECT parser's unit checks (t/unit/, run by t/070-mqtt-parser.t):
+# the parser alone, built with nginx's headers as configured above and with
+# the sanitizers, which catch any read past a packet
+UNIT        := $(BUILD)/unit/mqtt_connect
+UNIT_SRC    := $(CURDIR)/t/unit/mqtt_connect.c $(CURDIR)/ngx_iot_auth_mqtt.c
+UNIT_CFLAGS  = -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror -g -O1 \
+               -fsanitize=address,undefined -fno-sanitize-recover=all \
+               $(addprefix -I $(NGINX_SRC)/src/,core event event/modules \
+                   os/unix) -I $(OBJS)
+
 PROVE_ENV    = TEST_NGINX_BINARY=$(NGINX_BIN) \
                TEST_NGINX_LOAD_MODULES=$(SO) \
                PERL5LIB=$(CURDIR)/t/lib$(COMPAT)
@@ -34,7 +45,7 @@ COMPAT       = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
 
 .PHONY: all deps run test test-valgrind clean bench bench-deps docs
 
-all: $(SO)
+all: $(SO) $(UNIT)
 
 $(OBJS)/Makefile: config
 	@mkdir -p $(OBJS)
@@ -56,6 +67,10 @@ $(OBJS)/Makefile: config
 $(SO): $(OBJS)/Makefile $(SOURCES)
 	$(MAKE) -C $(NGINX_SRC) -f $(OBJS)/Makefile modules
 	install -m 755 $(OBJS)/$(MODULE).so $@
+
+$(UNIT): $(UNIT_SRC) $(CURDIR)/ngx_iot_auth_mqtt.h $(OBJS)/Makefile
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -o $@ $(UNIT_SRC)
 
 deps:
 	@missing=$$(for p in $(DEBIAN_DEPS); do \
@@ -239,7 +254,7 @@ asan-build: $(ASAN_DIR)/Makefile
 	$(MAKE) -C $(NGX_TREE) -f $(ASAN_DIR)/Makefile -j$(shell nproc) \
 	    binary modules
 
-asan-run: asan-build
+asan-run: asan-build $(UNIT)
 	@rm -rf $(SAN_LOGS); mkdir -p $(SAN_LOGS)
 	$(SAN_ENV) PERL5LIB=$(CURDIR)/t/lib$(COMPAT) \
 	    sh fuzz/asan-suite $(ASAN_DIR)/nginx $(ASAN_DIR)/$(MODULE).so \
