@@ -25,7 +25,8 @@ SOURCES     := $(wildcard $(CURDIR)/ngx_iot_auth_*.c $(CURDIR)/*.h)
 
 DEBIAN_DEPS := nginx-core nginx-dev libcrypt-dev libhiredis-dev libssl-dev \
                libtest-base-perl libtext-diff-perl apache2-utils whois \
-               redis-server curl gcc make
+               redis-server mosquitto mosquitto-clients python3-paho-mqtt \
+               curl gcc make
 
 # the MQTT CONNECT parser's unit checks (t/unit/, run by t/070-mqtt-parser.t):
 # the parser alone, built with nginx's headers as configured above and with
