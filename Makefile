@@ -294,6 +294,7 @@ $(FUZZ_DIR)/obj/%.o: $(CURDIR)/%.c $(CURDIR)/ngx_iot_auth_module.h \
 	$(SAN_CC) -c $(FUZZ_CFLAGS) -o $@ $<
 
 $(FUZZ_DIR)/bin/%: $(CURDIR)/fuzz/%.c $(CURDIR)/fuzz/fuzz_common.h \
+                   $(CURDIR)/fuzz/fuzz_assert.h \
                    $(FUZZ_DIR)/nginx-nomain.o $(FUZZ_MOD_OBJS) $(ASAN_DIR)/nginx
 	@mkdir -p $(@D)
 	@inc=$$(sed -n 's|^#include "\.\./\(ngx_iot_auth_[a-z_]*\)\.c".*|\1|p' $<); \
@@ -302,6 +303,14 @@ $(FUZZ_DIR)/bin/%: $(CURDIR)/fuzz/%.c $(CURDIR)/fuzz/fuzz_common.h \
 	echo "fuzz: linking $(@F) (includes $$inc.c)"; \
 	$(SAN_CC) $(FUZZ_CFLAGS) -Wno-unused-function -fsanitize=fuzzer \
 	    -o $@ $< $$objs $(FUZZ_NGX_OBJS) $(FUZZ_LIBS)
+
+# the MQTT parser calls nothing of nginx: its target links it alone
+$(FUZZ_DIR)/bin/fuzz_mqtt: $(CURDIR)/fuzz/fuzz_mqtt.c \
+                           $(CURDIR)/fuzz/fuzz_assert.h \
+                           $(CURDIR)/ngx_iot_auth_mqtt.c \
+                           $(CURDIR)/ngx_iot_auth_mqtt.h $(ASAN_DIR)/Makefile
+	@mkdir -p $(@D)
+	$(SAN_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $<
 
 # FUZZ_SECONDS=0 only replays the corpora
 fuzz-run: fuzz-build
