@@ -74,12 +74,14 @@ typedef struct {
  *              bytes; conn->reason says why in a few words, for the
  *              log ("not a CONNECT packet", "packet too large",
  *              "reserved connect flag set", ...).
- * An error is reported as soon as the bytes received show it, and a
- * longer buffer never turns an error into something else.  Only on
- * NGX_OK are the other fields of conn set.
+ * An error is reported as soon as the bytes received show it (a
+ * string's UTF-8 once the whole string has arrived), and a longer
+ * buffer never turns an error into something else.  Only on NGX_OK are
+ * the other fields of conn set.
  *
  * What is checked: the fixed header (type 1, flags 0), the remaining
- * length (at most 4 bytes, in its shortest form), the protocol name
+ * length (at most 4 bytes, in its shortest form, which 5.0 requires and
+ * which is asked of 3.1.1 clients too), the protocol name
  * "MQTT" and level (4 or 5; MQTT 3.1, "MQIsdp", is refused), the
  * connect flags (reserved bit clear, will QoS at most 2, will QoS and
  * retain clear without a will, a password only with a user name in
