@@ -28,7 +28,7 @@ DEBIAN_DEPS := nginx-core nginx-dev libcrypt-dev libhiredis-dev libssl-dev \
                redis-server mosquitto mosquitto-clients python3-paho-mqtt \
                curl gcc make
 
-# the MQTT CONNECT parser's unit checks (t/unit/, run by t/070-mqtt-parser.t):
+# the MQTT CONNECT parser's unit checks (t/unit/, run by t/110-mqtt-parser.t):
 # the parser alone, built with nginx's headers as configured above and with
 # the sanitizers, which catch any read past a packet
 UNIT        := $(BUILD)/unit/mqtt_connect

@@ -3,7 +3,7 @@
  * Copyright (C) ngx_iot_auth authors
  *
  * Unit checks of the MQTT CONNECT parser and the CONNACK builder
- * (ngx_iot_auth_mqtt.c), printed as TAP; t/070-mqtt-parser.t runs them.
+ * (ngx_iot_auth_mqtt.c), printed as TAP; t/110-mqtt-parser.t runs them.
  * Each packet of the table is parsed whole, then cut at every byte: a
  * valid packet must give NGX_AGAIN until its last byte, a bad one
  * NGX_AGAIN until the byte that shows the fault and the same error from
@@ -15,7 +15,7 @@
  *
  * parse packets given in hex instead and print one line each, or print
  * in hex the two refusing CONNACKs of a protocol level, for the broker
- * tests (t/071-mqtt-broker.t).
+ * tests (t/111-mqtt-broker.t).
  */
 
 
