@@ -1,6 +1,7 @@
 # ngx_iot_auth: build, demo, tests.
 #
-#   make                 build build/ngx_iot_auth_module.so
+#   make                 build build/ngx_iot_auth_module.so and the unit
+#                        checks of the MQTT CONNECT parser
 #   make run             demo gateway on 127.0.0.1:8080
 #   make test            the Test::Nginx suite
 #   make test-valgrind   the suite with nginx under valgrind memcheck
@@ -28,7 +29,18 @@ PASSWD_SRC  := $(wildcard $(CURDIR)/tools/ngx_iot_auth_passwd*.c) \
 
 DEBIAN_DEPS := nginx-core nginx-dev libcrypt-dev libhiredis-dev libssl-dev \
                libtest-base-perl libtext-diff-perl libprotocol-http2-perl \
-               apache2-utils whois redis-server curl gcc make
+               apache2-utils whois redis-server mosquitto mosquitto-clients \
+               python3-paho-mqtt curl gcc make
+
+# the MQTT CONNECT parser's unit checks (t/unit/, run by t/110-mqtt-parser.t):
+# the parser alone, built with nginx's headers as configured above and with
+# the sanitizers, which catch any read past a packet
+UNIT        := $(BUILD)/unit/mqtt_connect
+UNIT_SRC    := $(CURDIR)/t/unit/mqtt_connect.c $(CURDIR)/ngx_iot_auth_mqtt.c
+UNIT_CFLAGS  = -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror -g -O1 \
+               -fsanitize=address,undefined -fno-sanitize-recover=all \
+               $(addprefix -I $(NGINX_SRC)/src/,core event event/modules \
+                   os/unix) -I $(OBJS)
 
 # t/lib first, then the caller's PERL5LIB (which may hold the real
 # Test::Nginx, e.g. PERL5LIB=/path/to/test-nginx/lib make test), then
@@ -51,7 +63,7 @@ H2_PERL5LIB  = $(CURDIR)/t/lib:$(CURDIR)/t/compat$(if $(PERL5LIB),:$(PERL5LIB))
 .PHONY: all deps run test test-valgrind clean bench bench-check bench-deps \
         docs
 
-all: $(SO) $(PASSWD)
+all: $(SO) $(PASSWD) $(UNIT)
 
 $(OBJS)/Makefile: config
 	@mkdir -p $(OBJS)
@@ -106,6 +118,10 @@ if [ -n "$$missing" ]; then \
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 fi
 endef
+
+$(UNIT): $(UNIT_SRC) $(CURDIR)/ngx_iot_auth_mqtt.h $(OBJS)/Makefile
+	@mkdir -p $(@D)
+	$(CC) $(UNIT_CFLAGS) -o $@ $(UNIT_SRC)
 
 deps:
 	$(call apt_install,$(DEBIAN_DEPS))
@@ -263,7 +279,7 @@ asan-build: $(ASAN_DIR)/Makefile
 	$(MAKE) -C $(NGX_TREE) -f $(ASAN_DIR)/Makefile -j$(shell nproc) \
 	    binary modules
 
-asan-run: asan-build $(PASSWD)
+asan-run: asan-build $(PASSWD) $(UNIT)
 	@rm -rf $(SAN_LOGS); mkdir -p $(SAN_LOGS)
 	$(SAN_ENV) PERL5LIB=$(TEST_PERL5LIB) \
 	    sh fuzz/asan-suite $(ASAN_DIR)/nginx $(ASAN_DIR)/$(MODULE).so \
@@ -302,6 +318,7 @@ $(FUZZ_DIR)/obj/%.o: $(CURDIR)/%.c $(wildcard $(CURDIR)/*.h) \
 	$(SAN_CC) -c $(FUZZ_CFLAGS) -o $@ $<
 
 $(FUZZ_DIR)/bin/%: $(CURDIR)/fuzz/%.c $(CURDIR)/fuzz/fuzz_common.h \
+                   $(CURDIR)/fuzz/fuzz_assert.h \
                    $(FUZZ_DIR)/nginx-nomain.o $(FUZZ_MOD_OBJS) $(ASAN_DIR)/nginx
 	@mkdir -p $(@D)
 	@inc=$$(sed -n 's|^#include "\.\./\(ngx_iot_auth_[a-z_]*\)\.c".*|\1|p' $<); \
@@ -310,6 +327,14 @@ $(FUZZ_DIR)/bin/%: $(CURDIR)/fuzz/%.c $(CURDIR)/fuzz/fuzz_common.h \
 	echo "fuzz: linking $(@F) (includes $$inc.c)"; \
 	$(SAN_CC) $(FUZZ_CFLAGS) -Wno-unused-function -fsanitize=fuzzer \
 	    -o $@ $< $$objs $(FUZZ_NGX_OBJS) $(FUZZ_LIBS)
+
+# the MQTT parser calls nothing of nginx: its target links it alone
+$(FUZZ_DIR)/bin/fuzz_mqtt: $(CURDIR)/fuzz/fuzz_mqtt.c \
+                           $(CURDIR)/fuzz/fuzz_assert.h \
+                           $(CURDIR)/ngx_iot_auth_mqtt.c \
+                           $(CURDIR)/ngx_iot_auth_mqtt.h $(ASAN_DIR)/Makefile
+	@mkdir -p $(@D)
+	$(SAN_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $<
 
 # FUZZ_SECONDS=0 only replays the corpora
 fuzz-run: fuzz-build

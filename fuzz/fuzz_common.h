@@ -27,13 +27,7 @@
 #include <dlfcn.h>
 #include <netdb.h>
 
-
-#define fuzz_assert(expr)                                                     \
-    if (!(expr)) {                                                            \
-        fprintf(stderr, "%s:%d: fuzz check failed: %s\n",                     \
-                __FILE__, __LINE__, #expr);                                   \
-        abort();                                                              \
-    }
+#include "fuzz_assert.h"
 
 
 extern ngx_module_t  ngx_http_core_module;
