@@ -883,20 +883,36 @@ ngx_iot_auth_add_variables(ngx_conf_t *cf)
 }
 
 
+/*
+ * nginx runs a phase's handlers from the last registered to the first,
+ * and a loaded module registers after the built-in ones: pushed, this
+ * handler would run before allow/deny, auth_basic and auth_request.  It
+ * goes first in the array instead, so that it runs after them: an
+ * address they refuse costs no bcrypt, and with "satisfy any" a request
+ * they allow is not asked for device credentials
+ */
+
 static ngx_int_t
 ngx_iot_auth_init(ngx_conf_t *cf)
 {
+    ngx_array_t                *handlers;
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
-    if (h == NULL) {
+    handlers = &cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers;
+
+    if (ngx_array_push(handlers) == NULL) {
         return NGX_ERROR;
     }
 
-    *h = ngx_iot_auth_handler;
+    h = handlers->elts;
+
+    ngx_memmove(&h[1], &h[0],
+                (handlers->nelts - 1) * sizeof(ngx_http_handler_pt));
+
+    h[0] = ngx_iot_auth_handler;
 
     return NGX_OK;
 }
