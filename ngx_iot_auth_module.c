@@ -34,6 +34,8 @@ typedef struct {
 
 
 static ngx_int_t ngx_iot_auth_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_iot_auth_check(ngx_http_request_t *r,
+    ngx_iot_auth_loc_conf_t *iacf);
 static ngx_int_t ngx_iot_auth_verify_request(ngx_http_request_t *r,
     ngx_iot_auth_loc_conf_t *iacf, ngx_iot_auth_ctx_t *ctx);
 static void ngx_iot_auth_answered(void *data);
@@ -51,6 +53,12 @@ static ngx_iot_auth_ctx_t *ngx_iot_auth_create_ctx(ngx_http_request_t *r);
 static void ngx_iot_auth_cleanup(void *data);
 static ngx_int_t ngx_iot_auth_read_credentials(ngx_http_request_t *r,
     ngx_iot_auth_loc_conf_t *iacf, ngx_iot_auth_ctx_t *ctx);
+static ngx_int_t ngx_iot_auth_basic_credentials(ngx_http_request_t *r,
+    ngx_iot_auth_loc_conf_t *iacf, ngx_iot_auth_ctx_t *ctx);
+static ngx_int_t ngx_iot_auth_realm(ngx_http_request_t *r,
+    ngx_iot_auth_loc_conf_t *iacf, ngx_str_t *realm);
+static ngx_int_t ngx_iot_auth_challenge(ngx_http_request_t *r,
+    ngx_iot_auth_loc_conf_t *iacf);
 static ngx_uint_t ngx_iot_auth_repeated(ngx_http_request_t *r,
     ngx_str_t *name);
 static ngx_int_t ngx_iot_auth_retry_after(ngx_http_request_t *r);
@@ -123,6 +131,13 @@ static ngx_command_t  ngx_iot_auth_commands[] = {
       ngx_http_set_complex_value_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_iot_auth_loc_conf_t, token),
+      NULL },
+
+    { ngx_string("iot_auth_basic"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_iot_auth_loc_conf_t, basic),
       NULL },
 
     { ngx_string("iot_auth_credentials"),
@@ -262,7 +277,7 @@ static ngx_http_variable_t  ngx_iot_auth_vars[] = {
 static ngx_int_t
 ngx_iot_auth_handler(ngx_http_request_t *r)
 {
-    ngx_iot_auth_ctx_t       *ctx;
+    ngx_int_t                 rc;
     ngx_iot_auth_loc_conf_t  *iacf;
 
     iacf = ngx_http_get_module_loc_conf(r, ngx_iot_auth_module);
@@ -270,6 +285,21 @@ ngx_iot_auth_handler(ngx_http_request_t *r)
     if (iacf->engine.shm_zone == NULL) {
         return NGX_DECLINED;
     }
+
+    rc = ngx_iot_auth_check(r, iacf);
+
+    if (rc == NGX_HTTP_UNAUTHORIZED && iacf->basic) {
+        return ngx_iot_auth_challenge(r, iacf);
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_iot_auth_check(ngx_http_request_t *r, ngx_iot_auth_loc_conf_t *iacf)
+{
+    ngx_iot_auth_ctx_t  *ctx;
 
     ctx = ngx_iot_auth_get_ctx(r);
 
@@ -544,6 +574,8 @@ static ngx_int_t
 ngx_iot_auth_read_credentials(ngx_http_request_t *r,
     ngx_iot_auth_loc_conf_t *iacf, ngx_iot_auth_ctx_t *ctx)
 {
+    ngx_int_t  rc;
+
     if (ngx_http_complex_value(r, iacf->device, &ctx->device) != NGX_OK
         || ngx_http_complex_value(r, iacf->token, &ctx->token) != NGX_OK)
     {
@@ -559,9 +591,22 @@ ngx_iot_auth_read_credentials(ngx_http_request_t *r,
         return ngx_iot_auth_refuse(r, ctx, NGX_HTTP_BAD_REQUEST);
     }
 
+    rc = NGX_DECLINED;
+
+    if (ctx->device.len == 0 && ctx->token.len == 0
+        && r->headers_in.authorization != NULL)
+    {
+        rc = ngx_iot_auth_basic_credentials(r, iacf, ctx);
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
     if (ctx->device.len == 0 || ctx->token.len == 0) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "iot_auth: no device id or token");
+                      "iot_auth: no device id or token%s",
+                      rc == NGX_ABORT ? ", nor valid Basic credentials" : "");
         ctx->device.len = 0;
         return ngx_iot_auth_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED);
     }
@@ -582,6 +627,138 @@ ngx_iot_auth_read_credentials(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * with iot_auth_basic on, a request that sends neither a device id nor a
+ * token may send them as the user and password of "Authorization: Basic":
+ * NGX_OK when it did, NGX_ABORT when the header holds no such pair (not
+ * Basic, bad base64, no ':', an empty user), NGX_DECLINED when
+ * iot_auth_basic is off here
+ */
+
+static ngx_int_t
+ngx_iot_auth_basic_credentials(ngx_http_request_t *r,
+    ngx_iot_auth_loc_conf_t *iacf, ngx_iot_auth_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+    ngx_str_t  realm;
+
+    rc = ngx_iot_auth_realm(r, iacf, &realm);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_auth_basic_user(r);
+
+    if (rc == NGX_DECLINED) {
+        return NGX_ABORT;
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "iot auth: credentials from basic authorization");
+
+    ctx->device = r->headers_in.user;
+    ctx->token = r->headers_in.passwd;
+
+    return NGX_OK;
+}
+
+
+/* NGX_OK with the realm of iot_auth_basic, NGX_DECLINED when it is off */
+
+static ngx_int_t
+ngx_iot_auth_realm(ngx_http_request_t *r, ngx_iot_auth_loc_conf_t *iacf,
+    ngx_str_t *realm)
+{
+    if (iacf->basic == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_complex_value(r, iacf->basic, realm) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (realm->len == 3 && ngx_strncmp(realm->data, "off", 3) == 0) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * every 401 of a location with iot_auth_basic asks for Basic credentials;
+ * one challenge only: it replaces one that an earlier access check (or an
+ * earlier pass of this request) set
+ */
+
+static ngx_int_t
+ngx_iot_auth_challenge(ngx_http_request_t *r, ngx_iot_auth_loc_conf_t *iacf)
+{
+    size_t            len;
+    u_char           *p;
+    ngx_int_t         rc;
+    ngx_str_t         realm;
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+
+    rc = ngx_iot_auth_realm(r, iacf, &realm);
+
+    if (rc == NGX_DECLINED) {
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h = r->headers_out.www_authenticate;
+
+    if (h == NULL) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        r->headers_out.www_authenticate = h;
+    }
+
+    /* a quoted string: quotes and backslashes in the realm are escaped */
+
+    len = sizeof("Basic realm=\"\"") - 1 + 2 * realm.len;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        h->hash = 0;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "WWW-Authenticate");
+    h->value.data = p;
+
+    p = ngx_cpymem(p, "Basic realm=\"", sizeof("Basic realm=\"") - 1);
+
+    for (i = 0; i < realm.len; i++) {
+        if (realm.data[i] == '"' || realm.data[i] == '\\') {
+            *p++ = '\\';
+        }
+
+        *p++ = realm.data[i];
+    }
+
+    *p++ = '"';
+
+    h->value.len = p - h->value.data;
+
+    return NGX_HTTP_UNAUTHORIZED;
 }
 
 
@@ -1061,6 +1238,7 @@ ngx_iot_auth_create_loc_conf(ngx_conf_t *cf)
 
     conf->device = NGX_CONF_UNSET_PTR;
     conf->token = NGX_CONF_UNSET_PTR;
+    conf->basic = NGX_CONF_UNSET_PTR;
     conf->require_perms = NGX_CONF_UNSET_UINT;
 
     return conf;
@@ -1079,6 +1257,7 @@ ngx_iot_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_ptr_value(conf->device, prev->device, iamcf->device);
     ngx_conf_merge_ptr_value(conf->token, prev->token, iamcf->token);
+    ngx_conf_merge_ptr_value(conf->basic, prev->basic, NULL);
     ngx_conf_merge_uint_value(conf->require_perms, prev->require_perms, 0);
 
     ngx_iot_auth_header_name(conf->device, &conf->device_header);

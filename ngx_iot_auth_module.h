@@ -41,6 +41,7 @@ typedef struct {
                                                     $http_ variable: sent
                                                     twice, 400 */
     ngx_str_t                    token_header;
+    ngx_http_complex_value_t    *basic;        /* iot_auth_basic realm */
     ngx_uint_t                   require_perms;
     ngx_uint_t                   status;       /* iot_auth_status format */
 } ngx_iot_auth_loc_conf_t;
