@@ -27,7 +27,7 @@ PASSWD_SRC  := $(wildcard $(CURDIR)/tools/ngx_iot_auth_passwd*.c) \
 
 DEBIAN_DEPS := nginx-core nginx-dev libcrypt-dev libhiredis-dev libssl-dev \
                libtest-base-perl libtext-diff-perl apache2-utils whois \
-               redis-server curl gcc make
+               redis-server curl openssl gcc make
 
 PROVE_ENV    = TEST_NGINX_BINARY=$(NGINX_BIN) \
                TEST_NGINX_LOAD_MODULES=$(SO) \
@@ -170,6 +170,7 @@ SAN_FLAGS     := -fsanitize=address,undefined -fno-omit-frame-pointer \
                  -O1 -g
 SAN_LDFLAGS   := -fsanitize=address,undefined
 NGX_SAN_CONF  := --with-compat --with-threads --with-debug \
+                 --with-http_ssl_module \
                  --add-dynamic-module=$(CURDIR)
 MODULE_C      := $(sort $(wildcard $(CURDIR)/ngx_iot_auth_*.c))
 
@@ -277,7 +278,8 @@ FUZZ_CFLAGS    = $(SAN_FLAGS) -fsanitize=fuzzer-no-link \
                  -W -Wall -Wno-unused-parameter \
                  $(addprefix -I $(NGX_TREE)/src/,core event event/modules \
                      os/unix http http/modules) -I $(ASAN_DIR)
-FUZZ_LIBS     := -lcrypt -lpcre2-8 -lz -lcrypto -lhiredis -lpthread -ldl
+FUZZ_LIBS     := -lcrypt -lpcre2-8 -lz -lssl -lcrypto -lhiredis -lpthread \
+                 -ldl
 FUZZ_NGX_OBJS  = $(filter-out $(ASAN_DIR)/src/core/nginx.o, \
                      $(shell find $(ASAN_DIR)/src -name '*.o' 2>/dev/null)) \
                  $(ASAN_DIR)/ngx_modules.o $(FUZZ_DIR)/nginx-nomain.o

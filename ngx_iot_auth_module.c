@@ -42,12 +42,14 @@ static void ngx_iot_auth_answered(void *data);
 static ngx_int_t ngx_iot_auth_finish(ngx_http_request_t *r,
     ngx_iot_auth_ctx_t *ctx);
 static ngx_int_t ngx_iot_auth_refuse(ngx_http_request_t *r,
-    ngx_iot_auth_ctx_t *ctx, ngx_int_t rc);
+    ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_result_e result, ngx_int_t rc);
 static ngx_int_t ngx_iot_auth_status_code(ngx_iot_auth_answer_t *answer);
 static ngx_int_t ngx_iot_auth_verdict(ngx_http_request_t *r,
     ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_loc_conf_t *iacf);
 static ngx_int_t ngx_iot_auth_perms(ngx_iot_auth_ctx_t *ctx,
     ngx_iot_auth_loc_conf_t *iacf);
+static ngx_int_t ngx_iot_auth_certified(ngx_http_request_t *r,
+    ngx_iot_auth_loc_conf_t *iacf, ngx_str_t *device);
 static ngx_iot_auth_ctx_t *ngx_iot_auth_get_ctx(ngx_http_request_t *r);
 static ngx_iot_auth_ctx_t *ngx_iot_auth_create_ctx(ngx_http_request_t *r);
 static void ngx_iot_auth_cleanup(void *data);
@@ -79,6 +81,8 @@ static char *ngx_iot_auth_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_iot_auth_require_perms(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_iot_auth_ssl_client_name(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_iot_auth_lockout(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_iot_auth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -101,6 +105,15 @@ static ngx_int_t ngx_iot_auth_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_iot_auth_init_process(ngx_cycle_t *cycle);
 static void ngx_iot_auth_exit_process(ngx_cycle_t *cycle);
 static ngx_iot_auth_main_t *ngx_iot_auth_main(ngx_cycle_t *cycle);
+
+
+static ngx_conf_enum_t  ngx_iot_auth_ssl_client_names[] = {
+    { ngx_string("off"), NGX_IOT_AUTH_CERT_OFF },
+    { ngx_string("cn"), NGX_IOT_AUTH_CERT_CN },
+    { ngx_string("san_dns"), NGX_IOT_AUTH_CERT_SAN_DNS },
+    { ngx_string("san_uri"), NGX_IOT_AUTH_CERT_SAN_URI },
+    { ngx_null_string, 0 }
+};
 
 
 static ngx_command_t  ngx_iot_auth_commands[] = {
@@ -202,6 +215,13 @@ static ngx_command_t  ngx_iot_auth_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("iot_auth_ssl_client_name"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_iot_auth_ssl_client_name,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_iot_auth_loc_conf_t, ssl_client_name),
+      &ngx_iot_auth_ssl_client_names },
 
     { ngx_string("iot_auth_lockout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE13,
@@ -342,6 +362,19 @@ ngx_iot_auth_verify_request(ngx_http_request_t *r,
         return rc;
     }
 
+    /* before the token, so that another device's certificate costs no bcrypt */
+
+    rc = ngx_iot_auth_certified(r, iacf, &ctx->device);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_iot_auth_refuse(r, ctx, NGX_IOT_AUTH_FORBIDDEN,
+                                   NGX_HTTP_FORBIDDEN);
+    }
+
     rc = ngx_iot_auth_verify(&ctx->verify, &iacf->engine, &ctx->device,
                              &ctx->token, r->connection->log,
                              ngx_iot_auth_answered, ctx);
@@ -413,11 +446,14 @@ ngx_iot_auth_finish(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx)
 }
 
 
-/* refused before the engine was asked: missing or malformed input */
+/*
+ * refused before the engine was asked, and logged: missing or malformed
+ * input, or a client certificate that does not name the device
+ */
 
 static ngx_int_t
 ngx_iot_auth_refuse(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
-    ngx_int_t rc)
+    ngx_iot_auth_result_e result, ngx_int_t rc)
 {
     ngx_iot_auth_loc_conf_t  *iacf;
 
@@ -425,11 +461,10 @@ ngx_iot_auth_refuse(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
 
     ctx->done = 1;
     ctx->rc = rc;
-    ctx->result = NGX_IOT_AUTH_DENIED;
-    ctx->verify.answer.result = NGX_IOT_AUTH_DENIED;
+    ctx->result = result;
+    ctx->verify.answer.result = result;
 
-    ngx_iot_auth_account(&iacf->engine, r->connection->log, &ctx->device,
-                         ctx->result);
+    ngx_iot_auth_count(&iacf->engine, result);
 
     return rc;
 }
@@ -478,6 +513,17 @@ ngx_iot_auth_verdict(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
         return ctx->rc;
     }
 
+    rc = ngx_iot_auth_certified(r, iacf, &ctx->device);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ctx->result = NGX_IOT_AUTH_FORBIDDEN;
+        return NGX_HTTP_FORBIDDEN;
+    }
+
     result = ctx->result;
 
     rc = ngx_iot_auth_perms(ctx, iacf);
@@ -505,6 +551,28 @@ ngx_iot_auth_perms(ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_loc_conf_t *iacf)
     }
 
     ctx->result = ctx->verify.answer.result;
+
+    return NGX_OK;
+}
+
+
+/*
+ * with iot_auth_ssl_client_name, NGX_OK when the client certificate names
+ * the device, NGX_DECLINED (logged) when it does not
+ */
+
+static ngx_int_t
+ngx_iot_auth_certified(ngx_http_request_t *r, ngx_iot_auth_loc_conf_t *iacf,
+    ngx_str_t *device)
+{
+#if (NGX_HTTP_SSL)
+
+    if (iacf->ssl_client_name != NGX_IOT_AUTH_CERT_OFF) {
+        return ngx_iot_auth_cert_names(r->connection, r->pool,
+                                       iacf->ssl_client_name, device);
+    }
+
+#endif
 
     return NGX_OK;
 }
@@ -588,7 +656,8 @@ ngx_iot_auth_read_credentials(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "iot_auth: device id or token header sent twice");
         ctx->device.len = 0;
-        return ngx_iot_auth_refuse(r, ctx, NGX_HTTP_BAD_REQUEST);
+        return ngx_iot_auth_refuse(r, ctx, NGX_IOT_AUTH_DENIED,
+                                   NGX_HTTP_BAD_REQUEST);
     }
 
     rc = NGX_DECLINED;
@@ -608,7 +677,8 @@ ngx_iot_auth_read_credentials(ngx_http_request_t *r,
                       "iot_auth: no device id or token%s",
                       rc == NGX_ABORT ? ", nor valid Basic credentials" : "");
         ctx->device.len = 0;
-        return ngx_iot_auth_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED);
+        return ngx_iot_auth_refuse(r, ctx, NGX_IOT_AUTH_DENIED,
+                                   NGX_HTTP_UNAUTHORIZED);
     }
 
     if (!ngx_iot_auth_record_valid_id(ctx->device.data, ctx->device.len)) {
@@ -616,14 +686,16 @@ ngx_iot_auth_read_credentials(ngx_http_request_t *r,
                       "iot_auth: malformed device id of %uz bytes",
                       ctx->device.len);
         ctx->device.len = 0;
-        return ngx_iot_auth_refuse(r, ctx, NGX_HTTP_BAD_REQUEST);
+        return ngx_iot_auth_refuse(r, ctx, NGX_IOT_AUTH_DENIED,
+                                   NGX_HTTP_BAD_REQUEST);
     }
 
     if (!ngx_iot_auth_record_valid_token(ctx->token.data, ctx->token.len)) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "iot_auth: device \"%V\" sent a malformed token "
                       "of %uz bytes", &ctx->device, ctx->token.len);
-        return ngx_iot_auth_refuse(r, ctx, NGX_HTTP_BAD_REQUEST);
+        return ngx_iot_auth_refuse(r, ctx, NGX_IOT_AUTH_DENIED,
+                                   NGX_HTTP_BAD_REQUEST);
     }
 
     return NGX_OK;
@@ -988,6 +1060,29 @@ ngx_iot_auth_require_perms(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
+ngx_iot_auth_ssl_client_name(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+#if (NGX_HTTP_SSL)
+
+    return ngx_conf_set_enum_slot(cf, cmd, conf);
+
+#else
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        return ngx_conf_set_enum_slot(cf, cmd, conf);
+    }
+
+    return "requires ngx_http_ssl_module";
+
+#endif
+}
+
+
+static char *
 ngx_iot_auth_lockout(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_iot_auth_loc_conf_t  *iacf = conf;
@@ -1239,6 +1334,7 @@ ngx_iot_auth_create_loc_conf(ngx_conf_t *cf)
     conf->device = NGX_CONF_UNSET_PTR;
     conf->token = NGX_CONF_UNSET_PTR;
     conf->basic = NGX_CONF_UNSET_PTR;
+    conf->ssl_client_name = NGX_CONF_UNSET_UINT;
     conf->require_perms = NGX_CONF_UNSET_UINT;
 
     return conf;
@@ -1259,6 +1355,8 @@ ngx_iot_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->token, prev->token, iamcf->token);
     ngx_conf_merge_ptr_value(conf->basic, prev->basic, NULL);
     ngx_conf_merge_uint_value(conf->require_perms, prev->require_perms, 0);
+    ngx_conf_merge_uint_value(conf->ssl_client_name, prev->ssl_client_name,
+                              NGX_IOT_AUTH_CERT_OFF);
 
     ngx_iot_auth_header_name(conf->device, &conf->device_header);
     ngx_iot_auth_header_name(conf->token, &conf->token_header);
