@@ -170,7 +170,7 @@ SAN_FLAGS     := -fsanitize=address,undefined -fno-omit-frame-pointer \
                  -O1 -g
 SAN_LDFLAGS   := -fsanitize=address,undefined
 NGX_SAN_CONF  := --with-compat --with-threads --with-debug \
-                 --with-http_ssl_module \
+                 --with-http_ssl_module --with-http_auth_request_module \
                  --add-dynamic-module=$(CURDIR)
 MODULE_C      := $(sort $(wildcard $(CURDIR)/ngx_iot_auth_*.c))
 
