@@ -30,7 +30,7 @@ PASSWD_SRC  := $(wildcard $(CURDIR)/tools/ngx_iot_auth_passwd*.c) \
 DEBIAN_DEPS := nginx-core nginx-dev libcrypt-dev libhiredis-dev libssl-dev \
                libtest-base-perl libtext-diff-perl libprotocol-http2-perl \
                apache2-utils whois redis-server mosquitto mosquitto-clients \
-               python3-paho-mqtt curl gcc make
+               python3-paho-mqtt curl openssl gcc make
 
 # the MQTT CONNECT parser's unit checks (t/unit/, run by t/110-mqtt-parser.t):
 # the parser alone, built with nginx's headers as configured above and with
@@ -227,6 +227,7 @@ SAN_FLAGS     := -fsanitize=address,undefined -fno-omit-frame-pointer \
                  -O1 -g
 SAN_LDFLAGS   := -fsanitize=address,undefined
 NGX_SAN_CONF  := --with-compat --with-threads --with-debug \
+                 --with-http_ssl_module --with-http_auth_request_module \
                  --add-dynamic-module=$(CURDIR)
 MODULE_C      := $(sort $(wildcard $(CURDIR)/ngx_iot_auth_*.c))
 
@@ -294,7 +295,8 @@ FUZZ_CFLAGS    = $(SAN_FLAGS) -fsanitize=fuzzer-no-link \
                  -W -Wall -Wno-unused-parameter \
                  $(addprefix -I $(NGX_TREE)/src/,core event event/modules \
                      os/unix http http/modules) -I $(ASAN_DIR)
-FUZZ_LIBS     := -lcrypt -lpcre2-8 -lz -lcrypto -lhiredis -lpthread -ldl
+FUZZ_LIBS     := -lcrypt -lpcre2-8 -lz -lssl -lcrypto -lhiredis -lpthread \
+                 -ldl
 FUZZ_NGX_OBJS  = $(filter-out $(ASAN_DIR)/src/core/nginx.o, \
                      $(shell find $(ASAN_DIR)/src -name '*.o' 2>/dev/null)) \
                  $(ASAN_DIR)/ngx_modules.o $(FUZZ_DIR)/nginx-nomain.o

@@ -512,7 +512,7 @@ ngx_iot_auth_account(ngx_iot_auth_conf_t *conf, ngx_log_t *log,
 {
     ngx_iot_auth_result_info_t  *info;
 
-    ngx_iot_auth_cache_count(conf->shm_zone->data, result);
+    ngx_iot_auth_count(conf, result);
 
     info = &ngx_iot_auth_results[result];
 
@@ -521,6 +521,13 @@ ngx_iot_auth_account(ngx_iot_auth_conf_t *conf, ngx_log_t *log,
                       "iot_auth: device \"%V\" rejected: %s", device,
                       info->reason);
     }
+}
+
+
+void
+ngx_iot_auth_count(ngx_iot_auth_conf_t *conf, ngx_iot_auth_result_e result)
+{
+    ngx_iot_auth_cache_count(conf->shm_zone->data, result);
 }
 
 

@@ -167,6 +167,10 @@ ngx_int_t ngx_iot_auth_verify(ngx_iot_auth_req_t *req,
 void ngx_iot_auth_account(ngx_iot_auth_conf_t *conf, ngx_log_t *log,
     ngx_str_t *device, ngx_iot_auth_result_e result);
 
+/* counts a result that the front end decided, and logged, by itself */
+void ngx_iot_auth_count(ngx_iot_auth_conf_t *conf,
+    ngx_iot_auth_result_e result);
+
 /* drops a device's verdicts in every zone of the block */
 void ngx_iot_auth_revoke(void *iam, ngx_str_t *device);
 

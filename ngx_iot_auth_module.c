@@ -34,23 +34,33 @@ typedef struct {
 
 
 static ngx_int_t ngx_iot_auth_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_iot_auth_check(ngx_http_request_t *r,
+    ngx_iot_auth_loc_conf_t *iacf);
 static ngx_int_t ngx_iot_auth_verify_request(ngx_http_request_t *r,
     ngx_iot_auth_loc_conf_t *iacf, ngx_iot_auth_ctx_t *ctx);
 static void ngx_iot_auth_answered(void *data);
 static ngx_int_t ngx_iot_auth_finish(ngx_http_request_t *r,
     ngx_iot_auth_ctx_t *ctx);
 static ngx_int_t ngx_iot_auth_refuse(ngx_http_request_t *r,
-    ngx_iot_auth_ctx_t *ctx, ngx_int_t rc);
+    ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_result_e result, ngx_int_t rc);
 static ngx_int_t ngx_iot_auth_status_code(ngx_iot_auth_answer_t *answer);
 static ngx_int_t ngx_iot_auth_verdict(ngx_http_request_t *r,
     ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_loc_conf_t *iacf);
 static ngx_int_t ngx_iot_auth_perms(ngx_iot_auth_ctx_t *ctx,
     ngx_iot_auth_loc_conf_t *iacf);
+static ngx_int_t ngx_iot_auth_certified(ngx_http_request_t *r,
+    ngx_iot_auth_loc_conf_t *iacf, ngx_str_t *device);
 static ngx_iot_auth_ctx_t *ngx_iot_auth_get_ctx(ngx_http_request_t *r);
 static ngx_iot_auth_ctx_t *ngx_iot_auth_create_ctx(ngx_http_request_t *r);
 static void ngx_iot_auth_cleanup(void *data);
 static ngx_int_t ngx_iot_auth_read_credentials(ngx_http_request_t *r,
     ngx_iot_auth_loc_conf_t *iacf, ngx_iot_auth_ctx_t *ctx);
+static ngx_int_t ngx_iot_auth_basic_credentials(ngx_http_request_t *r,
+    ngx_iot_auth_loc_conf_t *iacf, ngx_iot_auth_ctx_t *ctx);
+static ngx_int_t ngx_iot_auth_realm(ngx_http_request_t *r,
+    ngx_iot_auth_loc_conf_t *iacf, ngx_str_t *realm);
+static ngx_int_t ngx_iot_auth_challenge(ngx_http_request_t *r,
+    ngx_iot_auth_loc_conf_t *iacf);
 static ngx_uint_t ngx_iot_auth_repeated(ngx_http_request_t *r,
     ngx_str_t *name);
 static ngx_int_t ngx_iot_auth_retry_after(ngx_http_request_t *r);
@@ -70,6 +80,8 @@ static char *ngx_iot_auth_credentials(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_iot_auth_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_iot_auth_require_perms(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_iot_auth_ssl_client_name(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_iot_auth_lockout(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -93,6 +105,15 @@ static ngx_int_t ngx_iot_auth_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_iot_auth_init_process(ngx_cycle_t *cycle);
 static void ngx_iot_auth_exit_process(ngx_cycle_t *cycle);
 static ngx_iot_auth_main_t *ngx_iot_auth_main(ngx_cycle_t *cycle);
+
+
+static ngx_conf_enum_t  ngx_iot_auth_ssl_client_names[] = {
+    { ngx_string("off"), NGX_IOT_AUTH_CERT_OFF },
+    { ngx_string("cn"), NGX_IOT_AUTH_CERT_CN },
+    { ngx_string("san_dns"), NGX_IOT_AUTH_CERT_SAN_DNS },
+    { ngx_string("san_uri"), NGX_IOT_AUTH_CERT_SAN_URI },
+    { ngx_null_string, 0 }
+};
 
 
 static ngx_command_t  ngx_iot_auth_commands[] = {
@@ -123,6 +144,13 @@ static ngx_command_t  ngx_iot_auth_commands[] = {
       ngx_http_set_complex_value_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_iot_auth_loc_conf_t, token),
+      NULL },
+
+    { ngx_string("iot_auth_basic"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_iot_auth_loc_conf_t, basic),
       NULL },
 
     { ngx_string("iot_auth_credentials"),
@@ -187,6 +215,13 @@ static ngx_command_t  ngx_iot_auth_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("iot_auth_ssl_client_name"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_iot_auth_ssl_client_name,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_iot_auth_loc_conf_t, ssl_client_name),
+      &ngx_iot_auth_ssl_client_names },
 
     { ngx_string("iot_auth_lockout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE13,
@@ -262,7 +297,7 @@ static ngx_http_variable_t  ngx_iot_auth_vars[] = {
 static ngx_int_t
 ngx_iot_auth_handler(ngx_http_request_t *r)
 {
-    ngx_iot_auth_ctx_t       *ctx;
+    ngx_int_t                 rc;
     ngx_iot_auth_loc_conf_t  *iacf;
 
     iacf = ngx_http_get_module_loc_conf(r, ngx_iot_auth_module);
@@ -270,6 +305,21 @@ ngx_iot_auth_handler(ngx_http_request_t *r)
     if (iacf->engine.shm_zone == NULL) {
         return NGX_DECLINED;
     }
+
+    rc = ngx_iot_auth_check(r, iacf);
+
+    if (rc == NGX_HTTP_UNAUTHORIZED && iacf->basic) {
+        return ngx_iot_auth_challenge(r, iacf);
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_iot_auth_check(ngx_http_request_t *r, ngx_iot_auth_loc_conf_t *iacf)
+{
+    ngx_iot_auth_ctx_t  *ctx;
 
     ctx = ngx_iot_auth_get_ctx(r);
 
@@ -310,6 +360,19 @@ ngx_iot_auth_verify_request(ngx_http_request_t *r,
 
     if (rc != NGX_OK) {
         return rc;
+    }
+
+    /* before the token, so that another device's certificate costs no bcrypt */
+
+    rc = ngx_iot_auth_certified(r, iacf, &ctx->device);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        return ngx_iot_auth_refuse(r, ctx, NGX_IOT_AUTH_FORBIDDEN,
+                                   NGX_HTTP_FORBIDDEN);
     }
 
     rc = ngx_iot_auth_verify(&ctx->verify, &iacf->engine, &ctx->device,
@@ -383,11 +446,14 @@ ngx_iot_auth_finish(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx)
 }
 
 
-/* refused before the engine was asked: missing or malformed input */
+/*
+ * refused before the engine was asked, and logged: missing or malformed
+ * input, or a client certificate that does not name the device
+ */
 
 static ngx_int_t
 ngx_iot_auth_refuse(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
-    ngx_int_t rc)
+    ngx_iot_auth_result_e result, ngx_int_t rc)
 {
     ngx_iot_auth_loc_conf_t  *iacf;
 
@@ -395,11 +461,10 @@ ngx_iot_auth_refuse(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
 
     ctx->done = 1;
     ctx->rc = rc;
-    ctx->result = NGX_IOT_AUTH_DENIED;
-    ctx->verify.answer.result = NGX_IOT_AUTH_DENIED;
+    ctx->result = result;
+    ctx->verify.answer.result = result;
 
-    ngx_iot_auth_account(&iacf->engine, r->connection->log, &ctx->device,
-                         ctx->result);
+    ngx_iot_auth_count(&iacf->engine, result);
 
     return rc;
 }
@@ -448,6 +513,17 @@ ngx_iot_auth_verdict(ngx_http_request_t *r, ngx_iot_auth_ctx_t *ctx,
         return ctx->rc;
     }
 
+    rc = ngx_iot_auth_certified(r, iacf, &ctx->device);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ctx->result = NGX_IOT_AUTH_FORBIDDEN;
+        return NGX_HTTP_FORBIDDEN;
+    }
+
     result = ctx->result;
 
     rc = ngx_iot_auth_perms(ctx, iacf);
@@ -475,6 +551,28 @@ ngx_iot_auth_perms(ngx_iot_auth_ctx_t *ctx, ngx_iot_auth_loc_conf_t *iacf)
     }
 
     ctx->result = ctx->verify.answer.result;
+
+    return NGX_OK;
+}
+
+
+/*
+ * with iot_auth_ssl_client_name, NGX_OK when the client certificate names
+ * the device, NGX_DECLINED (logged) when it does not
+ */
+
+static ngx_int_t
+ngx_iot_auth_certified(ngx_http_request_t *r, ngx_iot_auth_loc_conf_t *iacf,
+    ngx_str_t *device)
+{
+#if (NGX_HTTP_SSL)
+
+    if (iacf->ssl_client_name != NGX_IOT_AUTH_CERT_OFF) {
+        return ngx_iot_auth_cert_names(r->connection, r->pool,
+                                       iacf->ssl_client_name, device);
+    }
+
+#endif
 
     return NGX_OK;
 }
@@ -544,6 +642,8 @@ static ngx_int_t
 ngx_iot_auth_read_credentials(ngx_http_request_t *r,
     ngx_iot_auth_loc_conf_t *iacf, ngx_iot_auth_ctx_t *ctx)
 {
+    ngx_int_t  rc;
+
     if (ngx_http_complex_value(r, iacf->device, &ctx->device) != NGX_OK
         || ngx_http_complex_value(r, iacf->token, &ctx->token) != NGX_OK)
     {
@@ -556,14 +656,29 @@ ngx_iot_auth_read_credentials(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "iot_auth: device id or token header sent twice");
         ctx->device.len = 0;
-        return ngx_iot_auth_refuse(r, ctx, NGX_HTTP_BAD_REQUEST);
+        return ngx_iot_auth_refuse(r, ctx, NGX_IOT_AUTH_DENIED,
+                                   NGX_HTTP_BAD_REQUEST);
+    }
+
+    rc = NGX_DECLINED;
+
+    if (ctx->device.len == 0 && ctx->token.len == 0
+        && r->headers_in.authorization != NULL)
+    {
+        rc = ngx_iot_auth_basic_credentials(r, iacf, ctx);
+
+        if (rc == NGX_ERROR) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
 
     if (ctx->device.len == 0 || ctx->token.len == 0) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "iot_auth: no device id or token");
+                      "iot_auth: no device id or token%s",
+                      rc == NGX_ABORT ? ", nor valid Basic credentials" : "");
         ctx->device.len = 0;
-        return ngx_iot_auth_refuse(r, ctx, NGX_HTTP_UNAUTHORIZED);
+        return ngx_iot_auth_refuse(r, ctx, NGX_IOT_AUTH_DENIED,
+                                   NGX_HTTP_UNAUTHORIZED);
     }
 
     if (!ngx_iot_auth_record_valid_id(ctx->device.data, ctx->device.len)) {
@@ -571,17 +686,151 @@ ngx_iot_auth_read_credentials(ngx_http_request_t *r,
                       "iot_auth: malformed device id of %uz bytes",
                       ctx->device.len);
         ctx->device.len = 0;
-        return ngx_iot_auth_refuse(r, ctx, NGX_HTTP_BAD_REQUEST);
+        return ngx_iot_auth_refuse(r, ctx, NGX_IOT_AUTH_DENIED,
+                                   NGX_HTTP_BAD_REQUEST);
     }
 
     if (!ngx_iot_auth_record_valid_token(ctx->token.data, ctx->token.len)) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "iot_auth: device \"%V\" sent a malformed token "
                       "of %uz bytes", &ctx->device, ctx->token.len);
-        return ngx_iot_auth_refuse(r, ctx, NGX_HTTP_BAD_REQUEST);
+        return ngx_iot_auth_refuse(r, ctx, NGX_IOT_AUTH_DENIED,
+                                   NGX_HTTP_BAD_REQUEST);
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * with iot_auth_basic on, a request that sends neither a device id nor a
+ * token may send them as the user and password of "Authorization: Basic":
+ * NGX_OK when it did, NGX_ABORT when the header holds no such pair (not
+ * Basic, bad base64, no ':', an empty user), NGX_DECLINED when
+ * iot_auth_basic is off here
+ */
+
+static ngx_int_t
+ngx_iot_auth_basic_credentials(ngx_http_request_t *r,
+    ngx_iot_auth_loc_conf_t *iacf, ngx_iot_auth_ctx_t *ctx)
+{
+    ngx_int_t  rc;
+    ngx_str_t  realm;
+
+    rc = ngx_iot_auth_realm(r, iacf, &realm);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rc = ngx_http_auth_basic_user(r);
+
+    if (rc == NGX_DECLINED) {
+        return NGX_ABORT;
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "iot auth: credentials from basic authorization");
+
+    ctx->device = r->headers_in.user;
+    ctx->token = r->headers_in.passwd;
+
+    return NGX_OK;
+}
+
+
+/* NGX_OK with the realm of iot_auth_basic, NGX_DECLINED when it is off */
+
+static ngx_int_t
+ngx_iot_auth_realm(ngx_http_request_t *r, ngx_iot_auth_loc_conf_t *iacf,
+    ngx_str_t *realm)
+{
+    if (iacf->basic == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_complex_value(r, iacf->basic, realm) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (realm->len == 3 && ngx_strncmp(realm->data, "off", 3) == 0) {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * every 401 of a location with iot_auth_basic asks for Basic credentials;
+ * one challenge only: it replaces one that an earlier access check (or an
+ * earlier pass of this request) set
+ */
+
+static ngx_int_t
+ngx_iot_auth_challenge(ngx_http_request_t *r, ngx_iot_auth_loc_conf_t *iacf)
+{
+    size_t            len;
+    u_char           *p;
+    ngx_int_t         rc;
+    ngx_str_t         realm;
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+
+    rc = ngx_iot_auth_realm(r, iacf, &realm);
+
+    if (rc == NGX_DECLINED) {
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h = r->headers_out.www_authenticate;
+
+    if (h == NULL) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        r->headers_out.www_authenticate = h;
+    }
+
+    /* a quoted string: quotes and backslashes in the realm are escaped */
+
+    len = sizeof("Basic realm=\"\"") - 1 + 2 * realm.len;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        h->hash = 0;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "WWW-Authenticate");
+    h->value.data = p;
+
+    p = ngx_cpymem(p, "Basic realm=\"", sizeof("Basic realm=\"") - 1);
+
+    for (i = 0; i < realm.len; i++) {
+        if (realm.data[i] == '"' || realm.data[i] == '\\') {
+            *p++ = '\\';
+        }
+
+        *p++ = realm.data[i];
+    }
+
+    *p++ = '"';
+
+    h->value.len = p - h->value.data;
+
+    return NGX_HTTP_UNAUTHORIZED;
 }
 
 
@@ -811,6 +1060,29 @@ ngx_iot_auth_require_perms(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
+ngx_iot_auth_ssl_client_name(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+#if (NGX_HTTP_SSL)
+
+    return ngx_conf_set_enum_slot(cf, cmd, conf);
+
+#else
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        return ngx_conf_set_enum_slot(cf, cmd, conf);
+    }
+
+    return "requires ngx_http_ssl_module";
+
+#endif
+}
+
+
+static char *
 ngx_iot_auth_lockout(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_iot_auth_loc_conf_t  *iacf = conf;
@@ -883,20 +1155,36 @@ ngx_iot_auth_add_variables(ngx_conf_t *cf)
 }
 
 
+/*
+ * nginx runs a phase's handlers from the last registered to the first,
+ * and a loaded module registers after the built-in ones: pushed, this
+ * handler would run before allow/deny, auth_basic and auth_request.  It
+ * goes first in the array instead, so that it runs after them: an
+ * address they refuse costs no bcrypt, and with "satisfy any" a request
+ * they allow is not asked for device credentials
+ */
+
 static ngx_int_t
 ngx_iot_auth_init(ngx_conf_t *cf)
 {
+    ngx_array_t                *handlers;
     ngx_http_handler_pt        *h;
     ngx_http_core_main_conf_t  *cmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
-    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
-    if (h == NULL) {
+    handlers = &cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers;
+
+    if (ngx_array_push(handlers) == NULL) {
         return NGX_ERROR;
     }
 
-    *h = ngx_iot_auth_handler;
+    h = handlers->elts;
+
+    ngx_memmove(&h[1], &h[0],
+                (handlers->nelts - 1) * sizeof(ngx_http_handler_pt));
+
+    h[0] = ngx_iot_auth_handler;
 
     return NGX_OK;
 }
@@ -1045,6 +1333,8 @@ ngx_iot_auth_create_loc_conf(ngx_conf_t *cf)
 
     conf->device = NGX_CONF_UNSET_PTR;
     conf->token = NGX_CONF_UNSET_PTR;
+    conf->basic = NGX_CONF_UNSET_PTR;
+    conf->ssl_client_name = NGX_CONF_UNSET_UINT;
     conf->require_perms = NGX_CONF_UNSET_UINT;
 
     return conf;
@@ -1063,7 +1353,10 @@ ngx_iot_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_ptr_value(conf->device, prev->device, iamcf->device);
     ngx_conf_merge_ptr_value(conf->token, prev->token, iamcf->token);
+    ngx_conf_merge_ptr_value(conf->basic, prev->basic, NULL);
     ngx_conf_merge_uint_value(conf->require_perms, prev->require_perms, 0);
+    ngx_conf_merge_uint_value(conf->ssl_client_name, prev->ssl_client_name,
+                              NGX_IOT_AUTH_CERT_OFF);
 
     ngx_iot_auth_header_name(conf->device, &conf->device_header);
     ngx_iot_auth_header_name(conf->token, &conf->token_header);

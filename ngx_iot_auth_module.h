@@ -20,6 +20,7 @@
 #include <ngx_http.h>
 
 #include "ngx_iot_auth_engine.h"
+#include "ngx_iot_auth_cert.h"
 
 
 #define NGX_IOT_AUTH_STATUS_PROMETHEUS  1
@@ -41,6 +42,8 @@ typedef struct {
                                                     $http_ variable: sent
                                                     twice, 400 */
     ngx_str_t                    token_header;
+    ngx_http_complex_value_t    *basic;        /* iot_auth_basic realm */
+    ngx_uint_t                   ssl_client_name;  /* NGX_IOT_AUTH_CERT_* */
     ngx_uint_t                   require_perms;
     ngx_uint_t                   status;       /* iot_auth_status format */
 } ngx_iot_auth_loc_conf_t;
