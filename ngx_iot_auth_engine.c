@@ -639,6 +639,8 @@ ngx_iot_auth_engine_init_module(ngx_cycle_t *cycle, ngx_iot_auth_main_t *iam)
 ngx_int_t
 ngx_iot_auth_engine_init_process(ngx_cycle_t *cycle, ngx_iot_auth_main_t *iam)
 {
+    ngx_iot_auth_redis_handlers_t  h;
+
     if (iam == NULL || iam->zones.nelts == 0) {
         return NGX_OK;
     }
@@ -647,12 +649,16 @@ ngx_iot_auth_engine_init_process(ngx_cycle_t *cycle, ngx_iot_auth_main_t *iam)
         return NGX_ERROR;
     }
 
-    if (iam->redis) {
-        return ngx_iot_auth_redis_init_process(cycle, iam->redis,
-                                               ngx_iot_auth_revoke, iam);
+    if (iam->redis == NULL) {
+        return NGX_OK;
     }
 
-    return NGX_OK;
+    ngx_memzero(&h, sizeof(ngx_iot_auth_redis_handlers_t));
+
+    h.revoke = ngx_iot_auth_revoke;
+    h.data = iam;
+
+    return ngx_iot_auth_redis_init_process(cycle, iam->redis, &h);
 }
 
 

@@ -5,10 +5,11 @@
 
 
 /*
- * The Redis store (see ngx_iot_auth_redis.h): hiredis' async context
- * driven by nginx events, reconnection with backoff, a timeout on every
- * command, replies checked with the credential rules, and the
- * revocation channel handed to the handler given at start.
+ * The Redis client (see ngx_iot_auth_redis.h): hiredis' async context
+ * driven by nginx events, reconnection with backoff, pipelined calls
+ * with a timeout each, the store's HMGET with its reply checked by the
+ * credential rules, and the subscriber's messages handed to the
+ * handlers given at start.
  */
 
 
@@ -19,14 +20,11 @@
 
 
 #define NGX_IOT_AUTH_REDIS_LOOKUP       0
-#define NGX_IOT_AUTH_REDIS_REVOKE       1
+#define NGX_IOT_AUTH_REDIS_SUBSCRIBER   1
 #define NGX_IOT_AUTH_REDIS_NPEERS       2
 
 #define NGX_IOT_AUTH_REDIS_BACKOFF_MIN  100
 #define NGX_IOT_AUTH_REDIS_BACKOFF_MAX  5000
-
-/* at most this much of an error text sent by Redis goes to the log */
-#define NGX_IOT_AUTH_REDIS_ERR_MAX      128
 
 
 /* what a worker keeps of "iot_auth_redis": copies, the conf may go away */
@@ -36,14 +34,16 @@ typedef struct {
     char                           *host;        /* IP literal or path */
     int                             port;        /* 0: a unix socket */
     int                             db;
+    u_char                          db_text[NGX_INT_T_LEN + 1];
     ngx_str_t                       password;
-    ngx_str_t                       channel;
+    ngx_str_t                       channel;     /* revocations */
+    ngx_str_t                       message;     /* the owner's channel */
     ngx_msec_t                      connect_timeout;
     ngx_msec_t                      timeout;
 } ngx_iot_auth_redis_endpoint_t;
 
 
-/* one connection of this worker: lookups, or the revocation channel */
+/* one connection of this worker: commands, or the subscriber */
 
 typedef struct {
     redisAsyncContext              *ac;
@@ -58,23 +58,23 @@ typedef struct {
 } ngx_iot_auth_redis_peer_t;
 
 
-/* one HMGET; the key follows the structure */
+/* one HMGET of the store; the key follows the structure */
 
 typedef struct {
-    ngx_event_t                     event;
+    ngx_iot_auth_redis_call_t       call;
     ngx_iot_auth_store_handler_pt   handler;
     void                           *data;
-    ngx_int_t                       rc;
     uint32_t                        perms;
     ngx_int_t                       cost;
     u_char                          hash[NGX_IOT_AUTH_HASH_LEN + 1];
     ngx_str_t                       key;
-    unsigned                        done:1;
-} ngx_iot_auth_redis_cmd_t;
+} ngx_iot_auth_redis_fetch_t;
 
 
 static void ngx_iot_auth_redis_connect(ngx_iot_auth_redis_peer_t *peer);
 static ngx_int_t ngx_iot_auth_redis_handshake(ngx_iot_auth_redis_peer_t *peer);
+static ngx_int_t ngx_iot_auth_redis_send(ngx_iot_auth_redis_peer_t *peer,
+    ngx_iot_auth_redis_cmd_t *cmd, redisCallbackFn *fn);
 static void ngx_iot_auth_redis_add_read(void *data);
 static void ngx_iot_auth_redis_del_read(void *data);
 static void ngx_iot_auth_redis_add_write(void *data);
@@ -88,11 +88,12 @@ static void ngx_iot_auth_redis_handshake_reply(redisAsyncContext *ac,
     void *r, void *privdata);
 static void ngx_iot_auth_redis_message(redisAsyncContext *ac, void *r,
     void *privdata);
-static void ngx_iot_auth_redis_reply(redisAsyncContext *ac, void *r,
+static void ngx_iot_auth_redis_replied(redisAsyncContext *ac, void *r,
     void *privdata);
-static ngx_int_t ngx_iot_auth_redis_parse(ngx_iot_auth_redis_cmd_t *cmd,
-    redisReply *reply);
-static void ngx_iot_auth_redis_cmd_handler(ngx_event_t *ev);
+static void ngx_iot_auth_redis_call_handler(ngx_event_t *ev);
+static ngx_int_t ngx_iot_auth_redis_parse_record(
+    ngx_iot_auth_redis_call_t *call, ngx_uint_t i, void *r);
+static void ngx_iot_auth_redis_fetched(ngx_iot_auth_redis_call_t *call);
 static void ngx_iot_auth_redis_connect_timeout(ngx_event_t *ev);
 static void ngx_iot_auth_redis_reconnect(ngx_event_t *ev);
 static void ngx_iot_auth_redis_ready(ngx_iot_auth_redis_peer_t *peer);
@@ -103,12 +104,11 @@ static void ngx_iot_auth_redis_drop(ngx_iot_auth_redis_peer_t *peer,
 static void ngx_iot_auth_redis_close(ngx_iot_auth_redis_peer_t *peer);
 static ngx_uint_t ngx_iot_auth_redis_in_outage(void);
 static ngx_iot_auth_redis_endpoint_t *ngx_iot_auth_redis_endpoint(
-    ngx_iot_auth_redis_conf_t *rcf, ngx_log_t *log);
+    ngx_iot_auth_redis_conf_t *rcf, ngx_str_t *message, ngx_log_t *log);
 
 
 static ngx_msec_t                      ngx_iot_auth_redis_error_logged;
-static ngx_iot_auth_revoke_pt          ngx_iot_auth_redis_revoke;
-static void                           *ngx_iot_auth_redis_revoke_data;
+static ngx_iot_auth_redis_handlers_t   ngx_iot_auth_redis_handlers;
 static ngx_iot_auth_redis_endpoint_t  *ngx_iot_auth_redis_ep;
 static ngx_iot_auth_redis_peer_t
     ngx_iot_auth_redis_peers[NGX_IOT_AUTH_REDIS_NPEERS];
@@ -116,8 +116,7 @@ static ngx_iot_auth_redis_peer_t
 
 ngx_int_t
 ngx_iot_auth_redis_init_process(ngx_cycle_t *cycle,
-    ngx_iot_auth_redis_conf_t *rcf, ngx_iot_auth_revoke_pt revoke,
-    void *data)
+    ngx_iot_auth_redis_conf_t *rcf, ngx_iot_auth_redis_handlers_t *h)
 {
     ngx_uint_t                  i;
     ngx_iot_auth_redis_peer_t  *peer;
@@ -130,10 +129,15 @@ ngx_iot_auth_redis_init_process(ngx_cycle_t *cycle,
         return NGX_OK;
     }
 
-    ngx_iot_auth_redis_revoke = revoke;
-    ngx_iot_auth_redis_revoke_data = data;
+    ngx_iot_auth_redis_handlers = *h;
 
-    ngx_iot_auth_redis_ep = ngx_iot_auth_redis_endpoint(rcf, cycle->log);
+    if (h->backoff_max == 0) {
+        ngx_iot_auth_redis_handlers.backoff_max =
+                                             NGX_IOT_AUTH_REDIS_BACKOFF_MAX;
+    }
+
+    ngx_iot_auth_redis_ep = ngx_iot_auth_redis_endpoint(rcf, &h->channel,
+                                                        cycle->log);
     if (ngx_iot_auth_redis_ep == NULL) {
         return NGX_ERROR;
     }
@@ -168,11 +172,14 @@ ngx_iot_auth_redis_init_process(ngx_cycle_t *cycle,
 
     ngx_iot_auth_redis_connect(peer);
 
-    /* one subscriber is enough: the verdicts live in shared memory */
+    /* one subscriber is enough: what it hears is told through the zone */
 
-    if (ngx_iot_auth_redis_ep->channel.len && ngx_worker == 0) {
-        peer = &ngx_iot_auth_redis_peers[NGX_IOT_AUTH_REDIS_REVOKE];
-        peer->purpose = "revocation";
+    if ((ngx_iot_auth_redis_ep->channel.len
+         || ngx_iot_auth_redis_ep->message.len)
+        && ngx_worker == 0)
+    {
+        peer = &ngx_iot_auth_redis_peers[NGX_IOT_AUTH_REDIS_SUBSCRIBER];
+        peer->purpose = "subscriber";
         peer->subscriber = 1;
 
         ngx_iot_auth_redis_connect(peer);
@@ -203,56 +210,105 @@ ngx_iot_auth_redis_exit_process(ngx_cycle_t *cycle)
 
 
 ngx_int_t
-ngx_iot_auth_redis_fetch(ngx_str_t *prefix, ngx_str_t *device, ngx_log_t *log,
-    ngx_iot_auth_store_handler_pt handler, void *data)
+ngx_iot_auth_redis_call(ngx_iot_auth_redis_call_t *call,
+    ngx_iot_auth_redis_cmd_t *cmds, ngx_uint_t n)
 {
-    ngx_iot_auth_redis_cmd_t   *cmd;
+    size_t                      argvlen[NGX_IOT_AUTH_REDIS_MAX_ARGS];
+    ngx_uint_t                  i, j;
+    const char                 *argv[NGX_IOT_AUTH_REDIS_MAX_ARGS];
     ngx_iot_auth_redis_peer_t  *peer;
 
     peer = &ngx_iot_auth_redis_peers[NGX_IOT_AUTH_REDIS_LOOKUP];
 
     if (ngx_iot_auth_redis_ep == NULL || peer->ac == NULL) {
-        ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
-                       "iot_auth: redis is down, \"%V\" not fetched", device);
         return NGX_ERROR;
     }
 
-    cmd = ngx_alloc(sizeof(ngx_iot_auth_redis_cmd_t)
-                    + prefix->len + device->len, log);
-    if (cmd == NULL) {
+    call->rc = NGX_OK;
+    call->sent = 0;
+    call->replies = 0;
+    call->done = 0;
+
+    call->event.handler = ngx_iot_auth_redis_call_handler;
+    call->event.data = call;
+
+    for (i = 0; i < n; i++) {
+
+        for (j = 0; j < cmds[i].nargs; j++) {
+            argv[j] = (const char *) cmds[i].args[j].data;
+            argvlen[j] = cmds[i].args[j].len;
+        }
+
+        if (redisAsyncCommandArgv(peer->ac, ngx_iot_auth_redis_replied, call,
+                                  (int) cmds[i].nargs, argv, argvlen)
+            != REDIS_OK)
+        {
+            ngx_log_error(NGX_LOG_ERR, call->event.log, 0,
+                          "iot_auth: redis %V could not be sent",
+                          &cmds[i].args[0]);
+
+            if (call->sent == 0) {
+                return NGX_ERROR;
+            }
+
+            /* the replies of those sent still come */
+
+            call->rc = NGX_ERROR;
+            break;
+        }
+
+        call->sent++;
+    }
+
+    ngx_add_timer(&call->event, ngx_iot_auth_redis_ep->timeout);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_iot_auth_redis_fetch(ngx_str_t *prefix, ngx_str_t *device, ngx_log_t *log,
+    ngx_iot_auth_store_handler_pt handler, void *data)
+{
+    ngx_iot_auth_redis_cmd_t     cmd;
+    ngx_iot_auth_redis_fetch_t  *fetch;
+
+    fetch = ngx_alloc(sizeof(ngx_iot_auth_redis_fetch_t)
+                      + prefix->len + device->len, log);
+    if (fetch == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memzero(cmd, sizeof(ngx_iot_auth_redis_cmd_t));
+    ngx_memzero(fetch, sizeof(ngx_iot_auth_redis_fetch_t));
 
-    cmd->key.len = prefix->len + device->len;
-    cmd->key.data = (u_char *) (cmd + 1);
-    ngx_memcpy(ngx_cpymem(cmd->key.data, prefix->data, prefix->len),
+    fetch->key.len = prefix->len + device->len;
+    fetch->key.data = (u_char *) (fetch + 1);
+    ngx_memcpy(ngx_cpymem(fetch->key.data, prefix->data, prefix->len),
                device->data, device->len);
 
-    cmd->handler = handler;
-    cmd->data = data;
+    fetch->handler = handler;
+    fetch->data = data;
 
-    cmd->event.handler = ngx_iot_auth_redis_cmd_handler;
-    cmd->event.data = cmd;
-    cmd->event.log = log;
+    fetch->call.parse = ngx_iot_auth_redis_parse_record;
+    fetch->call.handler = ngx_iot_auth_redis_fetched;
+    fetch->call.event.log = log;
 
-    if (redisAsyncCommand(peer->ac, ngx_iot_auth_redis_reply, cmd,
-                          "HMGET %b hash perms disabled",
-                          cmd->key.data, cmd->key.len)
-        != REDIS_OK)
-    {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "iot_auth: redis HMGET \"%V\" could not be sent",
-                      &cmd->key);
-        ngx_free(cmd);
+    cmd.nargs = 5;
+    ngx_str_set(&cmd.args[0], "HMGET");
+    cmd.args[1] = fetch->key;
+    ngx_str_set(&cmd.args[2], "hash");
+    ngx_str_set(&cmd.args[3], "perms");
+    ngx_str_set(&cmd.args[4], "disabled");
+
+    if (ngx_iot_auth_redis_call(&fetch->call, &cmd, 1) != NGX_OK) {
+        ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
+                       "iot_auth: redis is down, \"%V\" not fetched", device);
+        ngx_free(fetch);
         return NGX_ERROR;
     }
 
-    ngx_add_timer(&cmd->event, ngx_iot_auth_redis_ep->timeout);
-
     ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
-                   "iot_auth: redis HMGET \"%V\" sent", &cmd->key);
+                   "iot_auth: redis HMGET \"%V\" sent", &fetch->key);
 
     return NGX_OK;
 }
@@ -343,48 +399,95 @@ ngx_iot_auth_redis_connect(ngx_iot_auth_redis_peer_t *peer)
 static ngx_int_t
 ngx_iot_auth_redis_handshake(ngx_iot_auth_redis_peer_t *peer)
 {
-    int                             rc;
-    redisAsyncContext              *ac;
+    ngx_uint_t                      n;
+    ngx_iot_auth_redis_cmd_t        cmd;
     ngx_iot_auth_redis_endpoint_t  *ep;
+    redisCallbackFn           *fn;
 
     ep = ngx_iot_auth_redis_ep;
-    ac = peer->ac;
 
     peer->handshake = 0;
 
     if (ep->password.len) {
-        rc = redisAsyncCommand(ac, ngx_iot_auth_redis_handshake_reply, peer,
-                               "AUTH %b", ep->password.data,
-                               ep->password.len);
-        if (rc != REDIS_OK) {
+        cmd.nargs = 2;
+        ngx_str_set(&cmd.args[0], "AUTH");
+        cmd.args[1] = ep->password;
+
+        if (ngx_iot_auth_redis_send(peer, &cmd,
+                                    ngx_iot_auth_redis_handshake_reply)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
         peer->handshake++;
     }
 
+    fn = ngx_iot_auth_redis_handshake_reply;
+
     if (peer->subscriber) {
-        rc = redisAsyncCommand(ac, ngx_iot_auth_redis_message, peer,
-                               "SUBSCRIBE %b", ep->channel.data,
-                               ep->channel.len);
+
+        /* each channel is confirmed by a message of its own */
+
+        n = 1;
+        ngx_str_set(&cmd.args[0], "SUBSCRIBE");
+
+        if (ep->channel.len) {
+            cmd.args[n++] = ep->channel;
+        }
+
+        if (ep->message.len) {
+            cmd.args[n++] = ep->message;
+        }
+
+        cmd.nargs = n;
+        fn = ngx_iot_auth_redis_message;
 
     } else if (ep->db) {
-        rc = redisAsyncCommand(ac, ngx_iot_auth_redis_handshake_reply, peer,
-                               "SELECT %d", ep->db);
+        cmd.nargs = 2;
+        ngx_str_set(&cmd.args[0], "SELECT");
+        cmd.args[1].data = ep->db_text;
+        cmd.args[1].len = ngx_strlen(ep->db_text);
 
     } else if (peer->handshake == 0) {
-        rc = redisAsyncCommand(ac, ngx_iot_auth_redis_handshake_reply, peer,
-                               "PING");
+        cmd.nargs = 1;
+        ngx_str_set(&cmd.args[0], "PING");
 
     } else {
         return NGX_OK;
     }
 
-    if (rc != REDIS_OK) {
+    if (ngx_iot_auth_redis_send(peer, &cmd, fn) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    peer->handshake++;
+    peer->handshake += peer->subscriber ? cmd.nargs - 1 : 1;
+
+    return NGX_OK;
+}
+
+
+/* one command of a connection's own */
+
+static ngx_int_t
+ngx_iot_auth_redis_send(ngx_iot_auth_redis_peer_t *peer,
+    ngx_iot_auth_redis_cmd_t *cmd, redisCallbackFn *fn)
+{
+    size_t       argvlen[NGX_IOT_AUTH_REDIS_MAX_ARGS];
+    ngx_uint_t   i;
+    const char  *argv[NGX_IOT_AUTH_REDIS_MAX_ARGS];
+
+    for (i = 0; i < cmd->nargs; i++) {
+        argv[i] = (const char *) cmd->args[i].data;
+        argvlen[i] = cmd->args[i].len;
+    }
+
+    if (redisAsyncCommandArgv(peer->ac, fn, peer, (int) cmd->nargs, argv,
+                              argvlen)
+        != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
 
     return NGX_OK;
 }
@@ -575,8 +678,8 @@ ngx_iot_auth_redis_handshake_reply(redisAsyncContext *ac, void *r,
 
 
 /*
- * the SUBSCRIBE callback: its confirmation, then every message
- * published on the channel, each a device id to revoke
+ * the SUBSCRIBE callback: a confirmation per channel, then every message
+ * published on them: device ids to revoke, or the owner's messages
  */
 
 static void
@@ -585,8 +688,9 @@ ngx_iot_auth_redis_message(redisAsyncContext *ac, void *r, void *privdata)
     ngx_iot_auth_redis_peer_t  *peer = privdata;
     redisReply                 *reply = r;
 
-    ngx_str_t    device;
-    redisReply  *kind, *payload;
+    ngx_str_t                       device, channel;
+    redisReply                     *kind, *from, *payload;
+    ngx_iot_auth_redis_handlers_t  *h;
 
     if (reply == NULL || peer->ac != ac
         || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
@@ -596,9 +700,13 @@ ngx_iot_auth_redis_message(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     kind = reply->element[0];
+    from = reply->element[1];
     payload = reply->element[2];
 
-    if (kind == NULL || kind->type != REDIS_REPLY_STRING || payload == NULL) {
+    if (kind == NULL || kind->type != REDIS_REPLY_STRING
+        || from == NULL || from->type != REDIS_REPLY_STRING
+        || payload == NULL)
+    {
         return;
     }
 
@@ -626,11 +734,29 @@ ngx_iot_auth_redis_message(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
 
+    h = &ngx_iot_auth_redis_handlers;
+
+    channel.data = (u_char *) from->str;
+    channel.len = from->len;
+
+    if (h->message && channel.len == h->channel.len
+        && ngx_strncmp(channel.data, h->channel.data, channel.len) == 0)
+    {
+        device.data = (u_char *) payload->str;
+        device.len = payload->len;
+
+        h->message(h->data, &device);
+        return;
+    }
+
     device.data = (u_char *) payload->str;
     device.len = payload->len;
 
     if (ngx_iot_auth_record_valid_id(device.data, device.len)) {
-        ngx_iot_auth_redis_revoke(ngx_iot_auth_redis_revoke_data, &device);
+        if (h->revoke) {
+            h->revoke(h->data, &device);
+        }
+
         return;
     }
 
@@ -641,39 +767,92 @@ ngx_iot_auth_redis_message(redisAsyncContext *ac, void *r, void *privdata)
 }
 
 
-/* the result is handed over from a posted event, never from hiredis */
+/*
+ * every reply of a call is parsed as it comes; the call's handler runs
+ * from a posted event once all have come, never from inside hiredis
+ */
 
 static void
-ngx_iot_auth_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
+ngx_iot_auth_redis_replied(redisAsyncContext *ac, void *r, void *privdata)
 {
-    ngx_iot_auth_redis_cmd_t  *cmd = privdata;
+    ngx_iot_auth_redis_call_t  *call = privdata;
 
-    if (cmd->event.timer_set) {
-        ngx_del_timer(&cmd->event);
+    ngx_int_t  rc;
+
+    rc = (r == NULL) ? NGX_ERROR : call->parse(call, call->replies, r);
+
+    if (call->rc == NGX_OK) {
+        call->rc = rc;
     }
 
-    cmd->rc = ngx_iot_auth_redis_parse(cmd, r);
-    cmd->done = 1;
+    if (++call->replies < call->sent) {
+        return;
+    }
 
-    ngx_post_event(&cmd->event, &ngx_posted_events);
+    if (call->event.timer_set) {
+        ngx_del_timer(&call->event);
+    }
+
+    call->done = 1;
+
+    ngx_post_event(&call->event, &ngx_posted_events);
 }
 
 
-/* takes a reply of any shape; NULL means the connection is gone */
+/* the replies came (the event was posted), or the call's timer fired */
+
+static void
+ngx_iot_auth_redis_call_handler(ngx_event_t *ev)
+{
+    ngx_iot_auth_redis_call_t  *call = ev->data;
+
+    u_char                      buf[64];
+    ngx_str_t                   reason;
+    ngx_iot_auth_redis_peer_t  *peer;
+
+    if (!call->done) {
+        peer = &ngx_iot_auth_redis_peers[NGX_IOT_AUTH_REDIS_LOOKUP];
+
+        if (peer->ac) {
+
+            /* fails every call in flight, this one included */
+
+            reason.data = buf;
+            reason.len = ngx_sprintf(buf, "no reply in %Mms",
+                                     ngx_iot_auth_redis_ep->timeout)
+                         - buf;
+
+            ngx_iot_auth_redis_drop(peer, &reason);
+        }
+
+        if (call->done) {
+            /* posted by the reply callback */
+            return;
+        }
+
+        call->rc = NGX_ERROR;
+        call->done = 1;
+    }
+
+    call->handler(call);
+}
+
+
+/* the store's HMGET: takes a reply of any shape */
 
 static ngx_int_t
-ngx_iot_auth_redis_parse(ngx_iot_auth_redis_cmd_t *cmd, redisReply *reply)
+ngx_iot_auth_redis_parse_record(ngx_iot_auth_redis_call_t *call,
+    ngx_uint_t n, void *r)
 {
+    ngx_iot_auth_redis_fetch_t  *cmd = (ngx_iot_auth_redis_fetch_t *) call;
+    redisReply                  *reply = r;
+
     size_t       len;
     ngx_uint_t   i;
     ngx_log_t   *log;
     redisReply  *field[3];
 
-    log = cmd->event.log;
-
-    if (reply == NULL) {
-        return NGX_ERROR;
-    }
+    log = call->event.log;
 
     if (reply->type == REDIS_REPLY_ERROR) {
         len = reply->str ? ngx_min(reply->len, NGX_IOT_AUTH_REDIS_ERR_MAX)
@@ -780,50 +959,21 @@ unexpected:
 }
 
 
-/* the reply was posted, or the command timer fired */
-
 static void
-ngx_iot_auth_redis_cmd_handler(ngx_event_t *ev)
+ngx_iot_auth_redis_fetched(ngx_iot_auth_redis_call_t *call)
 {
-    ngx_iot_auth_redis_cmd_t  *cmd = ev->data;
+    ngx_iot_auth_redis_fetch_t  *cmd = (ngx_iot_auth_redis_fetch_t *) call;
 
-    u_char                      buf[64];
-    ngx_str_t                   reason;
-    ngx_iot_auth_record_t       rec;
-    ngx_iot_auth_redis_peer_t  *peer;
+    ngx_iot_auth_record_t  rec;
 
-    if (!cmd->done) {
-        peer = &ngx_iot_auth_redis_peers[NGX_IOT_AUTH_REDIS_LOOKUP];
-
-        if (peer->ac) {
-
-            /* fails every command in flight, this one included */
-
-            reason.data = buf;
-            reason.len = ngx_sprintf(buf, "no reply in %Mms",
-                                     ngx_iot_auth_redis_ep->timeout)
-                         - buf;
-
-            ngx_iot_auth_redis_drop(peer, &reason);
-        }
-
-        if (cmd->done) {
-            /* posted by the reply callback */
-            return;
-        }
-
-        cmd->rc = NGX_ERROR;
-        cmd->done = 1;
-    }
-
-    if (cmd->rc == NGX_OK) {
+    if (call->rc == NGX_OK) {
         rec.id = cmd->key;
         rec.hash = cmd->hash;
         rec.perms = cmd->perms;
         rec.cost = cmd->cost;
     }
 
-    cmd->handler(cmd->data, cmd->rc, cmd->rc == NGX_OK ? &rec : NULL);
+    cmd->handler(cmd->data, call->rc, call->rc == NGX_OK ? &rec : NULL);
 
     ngx_explicit_memzero(cmd->hash, sizeof(cmd->hash));
     ngx_free(cmd);
@@ -865,6 +1015,9 @@ ngx_iot_auth_redis_reconnect(ngx_event_t *ev)
 static void
 ngx_iot_auth_redis_ready(ngx_iot_auth_redis_peer_t *peer)
 {
+    ngx_uint_t                      recovered;
+    ngx_iot_auth_redis_handlers_t  *h;
+
     if (peer->connect.timer_set) {
         ngx_del_timer(&peer->connect);
     }
@@ -875,16 +1028,22 @@ ngx_iot_auth_redis_ready(ngx_iot_auth_redis_peer_t *peer)
     ngx_log_debug1(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
                    "iot_auth: redis %s connection ready", peer->purpose);
 
-    if (!peer->outage) {
-        return;
+    recovered = peer->outage;
+
+    if (recovered) {
+        peer->outage = 0;
+
+        if (!ngx_iot_auth_redis_in_outage()) {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "iot_auth: redis \"%V\" is available again",
+                          &ngx_iot_auth_redis_ep->name);
+        }
     }
 
-    peer->outage = 0;
+    h = &ngx_iot_auth_redis_handlers;
 
-    if (!ngx_iot_auth_redis_in_outage()) {
-        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                      "iot_auth: redis \"%V\" is available again",
-                      &ngx_iot_auth_redis_ep->name);
+    if (h->up && (recovered || peer->subscriber)) {
+        h->up(h->data, peer->subscriber);
     }
 }
 
@@ -898,6 +1057,8 @@ static void
 ngx_iot_auth_redis_failed(ngx_iot_auth_redis_peer_t *peer,
     ngx_str_t *reason)
 {
+    ngx_iot_auth_redis_handlers_t  *h;
+
     peer->ready = 0;
     peer->handshake = 0;
 
@@ -920,8 +1081,13 @@ ngx_iot_auth_redis_failed(ngx_iot_auth_redis_peer_t *peer,
 
     ngx_add_timer(&peer->reconnect, peer->backoff);
 
-    peer->backoff = ngx_min(peer->backoff * 2,
-                            NGX_IOT_AUTH_REDIS_BACKOFF_MAX);
+    h = &ngx_iot_auth_redis_handlers;
+
+    peer->backoff = ngx_min(peer->backoff * 2, h->backoff_max);
+
+    if (h->down) {
+        h->down(h->data, peer->subscriber);
+    }
 }
 
 
@@ -983,7 +1149,8 @@ ngx_iot_auth_redis_in_outage(void)
 
 
 static ngx_iot_auth_redis_endpoint_t *
-ngx_iot_auth_redis_endpoint(ngx_iot_auth_redis_conf_t *rcf, ngx_log_t *log)
+ngx_iot_auth_redis_endpoint(ngx_iot_auth_redis_conf_t *rcf,
+    ngx_str_t *message, ngx_log_t *log)
 {
     u_char                         *p;
     size_t                          n, size;
@@ -997,7 +1164,7 @@ ngx_iot_auth_redis_endpoint(ngx_iot_auth_redis_conf_t *rcf, ngx_log_t *log)
 
     size = sizeof(ngx_iot_auth_redis_endpoint_t)
            + rcf->url.url.len + NGX_SOCKADDR_STRLEN + 1
-           + rcf->password.len + rcf->revoke_channel.len;
+           + rcf->password.len + rcf->revoke_channel.len + message->len;
 
     ep = ngx_alloc(size, log);
     if (ep == NULL) {
@@ -1046,10 +1213,18 @@ ngx_iot_auth_redis_endpoint(ngx_iot_auth_redis_conf_t *rcf, ngx_log_t *log)
     ep->channel.data = p;
 
     if (rcf->revoke_channel.len) {
-        ngx_memcpy(p, rcf->revoke_channel.data, rcf->revoke_channel.len);
+        p = ngx_cpymem(p, rcf->revoke_channel.data, rcf->revoke_channel.len);
+    }
+
+    ep->message.len = message->len;
+    ep->message.data = p;
+
+    if (message->len) {
+        ngx_memcpy(p, message->data, message->len);
     }
 
     ep->db = (int) rcf->db;
+    (void) ngx_sprintf(ep->db_text, "%i%Z", rcf->db);
     ep->connect_timeout = rcf->connect_timeout;
     ep->timeout = rcf->timeout;
 

@@ -3,9 +3,9 @@
  * Copyright (C) ngx_iot_auth authors
  *
  * Raw RESP bytes -> hiredis' reply reader -> the module's handlers of
- * what Redis sends back: ngx_iot_auth_redis_parse() (the HMGET reply
- * that becomes a record) and ngx_iot_auth_redis_message() (the
- * revocation channel: subscribe confirmations and published device ids).
+ * what Redis sends back: ngx_iot_auth_redis_parse_record() (the HMGET
+ * reply that becomes a record) and ngx_iot_auth_redis_message() (the
+ * subscriber: subscribe confirmations and published device ids).
  * Every complete reply in the input goes to both.
  *
  * A reply parsed as NGX_OK must carry a valid bcrypt hash (NUL-terminated
@@ -43,7 +43,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 
 static void
-fuzz_check_parse(ngx_iot_auth_redis_cmd_t *cmd, redisReply *reply,
+fuzz_check_parse(ngx_iot_auth_redis_fetch_t *cmd, redisReply *reply,
     ngx_int_t rc)
 {
     ngx_uint_t   i, nil;
@@ -143,8 +143,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_conf_t                  cf;
     redisReader                *reader;
     redisReply                 *reply;
-    ngx_iot_auth_redis_cmd_t   *cmd;
-    ngx_iot_auth_redis_peer_t   peer;
+    ngx_iot_auth_redis_peer_t    peer;
+    ngx_iot_auth_redis_fetch_t  *cmd;
 
     if (fuzz_huge_array(data, size)) {
         return 0;
@@ -152,15 +152,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     fuzz_conf_begin(&cf);
 
-    /* ngx_iot_auth_revoke() walks the zones of the cycle's main conf */
+    /* ngx_iot_auth_revoke() walks the zones of the block */
     fuzz_main_conf[FUZZ_IOT_INDEX] = &fuzz_iamcf;
 
-    if (ngx_array_init(&fuzz_iamcf.zones, cf.pool, 1,
+    if (ngx_array_init(&fuzz_iamcf.engine.zones, cf.pool, 1,
                        sizeof(ngx_shm_zone_t *))
         != NGX_OK)
     {
         abort();
     }
+
+    ngx_iot_auth_redis_handlers.revoke = ngx_iot_auth_revoke;
+    ngx_iot_auth_redis_handlers.data = &fuzz_iamcf.engine;
 
     reader = redisReaderCreate();
     if (reader == NULL) {
@@ -186,31 +189,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         reply = r;
 
-        cmd = ngx_pcalloc(cf.pool, sizeof(ngx_iot_auth_redis_cmd_t));
+        cmd = ngx_pcalloc(cf.pool, sizeof(ngx_iot_auth_redis_fetch_t));
         if (cmd == NULL) {
             abort();
         }
 
-        cmd->event.log = &fuzz_log;
+        cmd->call.event.log = &fuzz_log;
         ngx_str_set(&cmd->key, "iot:device:dev1");
         cmd->perms = 0xdeadbeef;
 
-        rc = ngx_iot_auth_redis_parse(cmd, reply);
+        rc = ngx_iot_auth_redis_parse_record(&cmd->call, 0, reply);
         fuzz_check_parse(cmd, reply, rc);
 
         ngx_iot_auth_redis_message(&fuzz_ac, reply, &peer);
 
         freeReplyObject(reply);
     }
-
-    /* the connection went away: NULL reply */
-    cmd = ngx_pcalloc(cf.pool, sizeof(ngx_iot_auth_redis_cmd_t));
-    if (cmd == NULL) {
-        abort();
-    }
-
-    cmd->event.log = &fuzz_log;
-    fuzz_assert(ngx_iot_auth_redis_parse(cmd, NULL) == NGX_ERROR);
 
 done:
 
