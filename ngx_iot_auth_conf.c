@@ -43,6 +43,7 @@ ngx_iot_auth_conf_init_main(ngx_conf_t *cf, ngx_iot_auth_main_t *iam,
     void *tag)
 {
     iam->tag = tag;
+    iam->fleet = NGX_CONF_UNSET;
 
     if (ngx_array_init(&iam->zones, cf->pool, 2, sizeof(ngx_shm_zone_t *))
         != NGX_OK
@@ -65,6 +66,23 @@ ngx_iot_auth_conf_check_main(ngx_conf_t *cf, ngx_iot_auth_main_t *iam)
 {
     ngx_uint_t                i;
     ngx_iot_auth_zone_ref_t  *ref;
+
+    ngx_conf_init_value(iam->fleet, 0);
+
+    /* gateways share verdicts only if their digests agree: one key */
+
+    if (iam->fleet && iam->redis == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"iot_auth_fleet on\" requires \"iot_auth_redis\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (iam->fleet && iam->secret.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"iot_auth_fleet on\" requires "
+                      "\"iot_auth_secret_file\", the same on every gateway");
+        return NGX_CONF_ERROR;
+    }
 
     ref = iam->refs.elts;
 
@@ -375,6 +393,7 @@ ngx_iot_auth_conf_redis(ngx_conf_t *cf, ngx_iot_auth_main_t *iam)
 
     rcf->connect_timeout = 1000;
     rcf->timeout = 1000;
+    ngx_str_set(&rcf->fleet_prefix, "iot:fleet:");
 
     value = cf->args->elts;
 
@@ -468,6 +487,23 @@ ngx_iot_auth_conf_redis(ngx_conf_t *cf, ngx_iot_auth_main_t *iam)
 
             rcf->revoke_channel.len = value[i].len - 15;
             rcf->revoke_channel.data = value[i].data + 15;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "fleet_prefix=", 13) == 0) {
+
+            if (!ngx_iot_auth_record_visible(value[i].data + 13,
+                                             value[i].len - 13, 64))
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid fleet_prefix \"%V\", it must "
+                                   "be 1 to 64 visible characters",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            rcf->fleet_prefix.len = value[i].len - 13;
+            rcf->fleet_prefix.data = value[i].data + 13;
             continue;
         }
 
@@ -684,6 +720,8 @@ ngx_iot_auth_conf_merge(ngx_conf_t *cf, ngx_iot_auth_main_t *iam,
     ngx_conf_merge_value(conf->max_pending, prev->max_pending, 256);
     ngx_conf_merge_uint_value(conf->max_cost, prev->max_cost,
                               NGX_IOT_AUTH_DEFAULT_MAX_COST);
+
+    conf->fleet = iam->fleet;
 
     if (conf->lockout.failures == NGX_CONF_UNSET_UINT) {
         conf->lockout = prev->lockout;

@@ -37,6 +37,7 @@ typedef struct {
     ngx_msec_t                   connect_timeout;
     ngx_msec_t                   timeout;
     ngx_str_t                    revoke_channel;
+    ngx_str_t                    fleet_prefix; /* of the fleet's keys */
 } ngx_iot_auth_redis_conf_t;
 
 

@@ -27,7 +27,7 @@ our @EXPORT_OK = qw(herd tally write_html worker_pids
 # waits for every answer (bounded by $opts{timeout}, default 30 s).
 # A request is { uri => '/p', headers => { Name => 'value' },
 # delay => seconds before it is sent, abort_after => seconds after which
-# the client hangs up }.  $opts{at} = [ seconds, sub { ... } ] runs the
+# the client hangs up, port => another port than the herd's }.  $opts{at} = [ seconds, sub { ... } ] runs the
 # sub once, that long after the start, while the herd is in flight.
 # Returns a list of { status, time, end } in request order; status is the
 # HTTP code or 'aborted', 'timeout' or 'none' (closed without an answer),
@@ -88,6 +88,8 @@ sub send_request {
     my ($c, $port, $sel, $by_fd) = @_;
 
     my $req = $c->{req};
+    $port = $req->{port} // $port;
+
     my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                                      PeerPort => $port, Proto => 'tcp',
                                      Timeout => 5)
