@@ -8,8 +8,9 @@
  * The Redis client (see ngx_iot_auth_redis.h): hiredis' async context
  * driven by nginx events, reconnection with backoff, pipelined calls
  * with a timeout each, the store's HMGET with its reply checked by the
- * credential rules, and the subscriber's messages handed to the
- * handlers given at start.
+ * credential rules, the subscriber's messages handed to the handlers
+ * given at start, and the master found and followed through Redis
+ * Sentinel.
  */
 
 
@@ -21,25 +22,41 @@
 
 #define NGX_IOT_AUTH_REDIS_LOOKUP       0
 #define NGX_IOT_AUTH_REDIS_SUBSCRIBER   1
-#define NGX_IOT_AUTH_REDIS_NPEERS       2
+#define NGX_IOT_AUTH_REDIS_SENTINEL     2
+#define NGX_IOT_AUTH_REDIS_NPEERS       3
 
 #define NGX_IOT_AUTH_REDIS_BACKOFF_MIN  100
 #define NGX_IOT_AUTH_REDIS_BACKOFF_MAX  5000
+
+
+/* an address hiredis connects to, and its name in the logs */
+
+typedef struct {
+    ngx_str_t                       name;
+    char                            host[NGX_SOCKADDR_STRLEN + 1];
+                                                 /* IP literal or path */
+    int                             port;        /* 0: a unix socket */
+} ngx_iot_auth_redis_addr_t;
 
 
 /* what a worker keeps of "iot_auth_redis": copies, the conf may go away */
 
 typedef struct {
     ngx_str_t                       name;
-    char                           *host;        /* IP literal or path */
-    int                             port;        /* 0: a unix socket */
+    ngx_iot_auth_redis_addr_t       master;      /* with sentinels: known
+                                                    once they said it */
     int                             db;
     u_char                          db_text[NGX_INT_T_LEN + 1];
+    ngx_str_t                       user;
     ngx_str_t                       password;
     ngx_str_t                       channel;     /* revocations */
     ngx_str_t                       message;     /* the owner's channel */
     ngx_msec_t                      connect_timeout;
     ngx_msec_t                      timeout;
+    ngx_uint_t                      nsentinels;
+    ngx_uint_t                      sentinel;    /* the one asked */
+    ngx_iot_auth_redis_addr_t      *sentinels;
+    unsigned                        known:1;     /* the master's address */
 } ngx_iot_auth_redis_endpoint_t;
 
 
@@ -51,8 +68,10 @@ typedef struct {
     ngx_event_t                     connect;     /* connect timeout */
     ngx_msec_t                      backoff;
     ngx_uint_t                      handshake;   /* replies to wait for */
-    char                           *purpose;
+    char                           *purpose;     /* NULL: not used here */
     unsigned                        subscriber:1;
+    unsigned                        sentinel:1;  /* asks where the master
+                                                    is */
     unsigned                        ready:1;
     unsigned                        outage:1;
 } ngx_iot_auth_redis_peer_t;
@@ -88,8 +107,17 @@ static void ngx_iot_auth_redis_handshake_reply(redisAsyncContext *ac,
     void *r, void *privdata);
 static void ngx_iot_auth_redis_message(redisAsyncContext *ac, void *r,
     void *privdata);
+static void ngx_iot_auth_redis_master_reply(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void ngx_iot_auth_redis_switch(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void ngx_iot_auth_redis_follow(u_char *host, size_t len, int port);
+static ngx_int_t ngx_iot_auth_redis_ip(u_char *host, size_t len);
+static ngx_uint_t ngx_iot_auth_redis_confirmed(ngx_iot_auth_redis_peer_t *peer,
+    redisReply *reply);
 static void ngx_iot_auth_redis_replied(redisAsyncContext *ac, void *r,
     void *privdata);
+static void ngx_iot_auth_redis_readonly(void);
 static void ngx_iot_auth_redis_call_handler(ngx_event_t *ev);
 static ngx_int_t ngx_iot_auth_redis_parse_record(
     ngx_iot_auth_redis_call_t *call, ngx_uint_t i, void *r);
@@ -105,6 +133,8 @@ static void ngx_iot_auth_redis_close(ngx_iot_auth_redis_peer_t *peer);
 static ngx_uint_t ngx_iot_auth_redis_in_outage(void);
 static ngx_iot_auth_redis_endpoint_t *ngx_iot_auth_redis_endpoint(
     ngx_iot_auth_redis_conf_t *rcf, ngx_str_t *message, ngx_log_t *log);
+static void ngx_iot_auth_redis_addr(ngx_iot_auth_redis_addr_t *addr,
+    ngx_url_t *url, u_char **p);
 
 
 static ngx_msec_t                      ngx_iot_auth_redis_error_logged;
@@ -165,6 +195,16 @@ ngx_iot_auth_redis_init_process(ngx_cycle_t *cycle,
         peer->connect.data = peer;
         peer->connect.log = cycle->log;
         peer->connect.cancelable = 1;
+    }
+
+    /* each worker asks the sentinels for itself where the master is */
+
+    if (ngx_iot_auth_redis_ep->nsentinels) {
+        peer = &ngx_iot_auth_redis_peers[NGX_IOT_AUTH_REDIS_SENTINEL];
+        peer->purpose = "sentinel";
+        peer->sentinel = 1;
+
+        ngx_iot_auth_redis_connect(peer);
     }
 
     peer = &ngx_iot_auth_redis_peers[NGX_IOT_AUTH_REDIS_LOOKUP];
@@ -320,19 +360,31 @@ ngx_iot_auth_redis_connect(ngx_iot_auth_redis_peer_t *peer)
     ngx_str_t                       reason;
     ngx_connection_t               *c;
     redisAsyncContext              *ac;
+    ngx_iot_auth_redis_addr_t      *addr;
     ngx_iot_auth_redis_endpoint_t  *ep;
 
     ep = ngx_iot_auth_redis_ep;
 
-    ngx_log_debug2(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
-                   "iot_auth: redis %s connection to \"%V\"",
-                   peer->purpose, &ep->name);
+    if (peer->sentinel) {
+        addr = &ep->sentinels[ep->sentinel];
 
-    if (ep->port) {
-        ac = redisAsyncConnect(ep->host, ep->port);
+    } else if (ep->nsentinels && !ep->known) {
+        /* connected once the sentinels say where the master is */
+        return;
 
     } else {
-        ac = redisAsyncConnectUnix(ep->host);
+        addr = &ep->master;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
+                   "iot_auth: redis %s connection to \"%V\"",
+                   peer->purpose, &addr->name);
+
+    if (addr->port) {
+        ac = redisAsyncConnect(addr->host, addr->port);
+
+    } else {
+        ac = redisAsyncConnectUnix(addr->host);
     }
 
     if (ac == NULL) {
@@ -400,18 +452,58 @@ static ngx_int_t
 ngx_iot_auth_redis_handshake(ngx_iot_auth_redis_peer_t *peer)
 {
     ngx_uint_t                      n;
+    redisCallbackFn                *fn;
     ngx_iot_auth_redis_cmd_t        cmd;
     ngx_iot_auth_redis_endpoint_t  *ep;
-    redisCallbackFn           *fn;
 
     ep = ngx_iot_auth_redis_ep;
 
     peer->handshake = 0;
 
-    if (ep->password.len) {
+    if (peer->sentinel) {
+
+        /* the master's address, then its changes as they come */
+
+        cmd.nargs = 3;
+        ngx_str_set(&cmd.args[0], "SENTINEL");
+        ngx_str_set(&cmd.args[1], "get-master-addr-by-name");
+        cmd.args[2] = ep->name;
+
+        if (ngx_iot_auth_redis_send(peer, &cmd,
+                                    ngx_iot_auth_redis_master_reply)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
         cmd.nargs = 2;
+        ngx_str_set(&cmd.args[0], "SUBSCRIBE");
+        ngx_str_set(&cmd.args[1], "+switch-master");
+
+        if (ngx_iot_auth_redis_send(peer, &cmd, ngx_iot_auth_redis_switch)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        peer->handshake = 2;
+
+        return NGX_OK;
+    }
+
+    if (ep->password.len) {
+
+        /* Redis 6 ACL: AUTH user password */
+
+        n = 1;
         ngx_str_set(&cmd.args[0], "AUTH");
-        cmd.args[1] = ep->password;
+
+        if (ep->user.len) {
+            cmd.args[n++] = ep->user;
+        }
+
+        cmd.args[n++] = ep->password;
+        cmd.nargs = n;
 
         if (ngx_iot_auth_redis_send(peer, &cmd,
                                     ngx_iot_auth_redis_handshake_reply)
@@ -710,15 +802,7 @@ ngx_iot_auth_redis_message(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
 
-    if (kind->len == sizeof("subscribe") - 1
-        && ngx_strncasecmp((u_char *) kind->str, (u_char *) "subscribe",
-                           kind->len)
-           == 0)
-    {
-        if (peer->handshake && --peer->handshake == 0) {
-            ngx_iot_auth_redis_ready(peer);
-        }
-
+    if (ngx_iot_auth_redis_confirmed(peer, reply)) {
         return;
     }
 
@@ -767,6 +851,253 @@ ngx_iot_auth_redis_message(redisAsyncContext *ac, void *r, void *privdata)
 }
 
 
+/* a subscription confirmed: one step of the handshake */
+
+static ngx_uint_t
+ngx_iot_auth_redis_confirmed(ngx_iot_auth_redis_peer_t *peer,
+    redisReply *reply)
+{
+    redisReply  *kind;
+
+    kind = reply->element[0];
+
+    if (kind->len != sizeof("subscribe") - 1
+        || ngx_strncasecmp((u_char *) kind->str, (u_char *) "subscribe",
+                           kind->len)
+           != 0)
+    {
+        return 0;
+    }
+
+    if (peer->handshake && --peer->handshake == 0) {
+        ngx_iot_auth_redis_ready(peer);
+    }
+
+    return 1;
+}
+
+
+/* SENTINEL get-master-addr-by-name: the master's IP and port, or nil */
+
+static void
+ngx_iot_auth_redis_master_reply(redisAsyncContext *ac, void *r,
+    void *privdata)
+{
+    ngx_iot_auth_redis_peer_t  *peer = privdata;
+    redisReply                 *reply = r;
+
+    ngx_int_t    port;
+    ngx_str_t    reason;
+    redisReply  *ip, *pt;
+
+    if (reply == NULL || peer->ac != ac) {
+        return;
+    }
+
+    ip = NULL;
+    pt = NULL;
+    port = 0;
+
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
+        && reply->element)
+    {
+        ip = reply->element[0];
+        pt = reply->element[1];
+    }
+
+    if (ip && pt && pt->type == REDIS_REPLY_STRING) {
+        port = ngx_atoi((u_char *) pt->str, pt->len);
+    }
+
+    if (ip == NULL || ip->type != REDIS_REPLY_STRING
+        || ngx_iot_auth_redis_ip((u_char *) ip->str, ip->len) != NGX_OK
+        || port < 1 || port > 65535)
+    {
+        if (reply->type == REDIS_REPLY_NIL) {
+            ngx_str_set(&reason, "it does not know the master");
+
+        } else {
+            ngx_str_set(&reason, "it sent an unexpected reply to "
+                                 "SENTINEL get-master-addr-by-name");
+        }
+
+        /* the next sentinel is asked */
+        ngx_iot_auth_redis_drop(peer, &reason);
+        return;
+    }
+
+    ngx_iot_auth_redis_follow((u_char *) ip->str, ip->len, (int) port);
+
+    if (peer->handshake && --peer->handshake == 0) {
+        ngx_iot_auth_redis_ready(peer);
+    }
+}
+
+
+/* +switch-master: "NAME OLD-IP OLD-PORT NEW-IP NEW-PORT" */
+
+static void
+ngx_iot_auth_redis_switch(redisAsyncContext *ac, void *r, void *privdata)
+{
+    ngx_iot_auth_redis_peer_t  *peer = privdata;
+    redisReply                 *reply = r;
+
+    u_char                         *p, *last, *field[5];
+    size_t                          len[5];
+    ngx_int_t                       port;
+    ngx_uint_t                      n;
+    redisReply                     *payload;
+    ngx_iot_auth_redis_endpoint_t  *ep;
+
+    if (reply == NULL || peer->ac != ac
+        || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
+        || reply->element == NULL || reply->element[0] == NULL
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || reply->element[2] == NULL)
+    {
+        return;
+    }
+
+    if (ngx_iot_auth_redis_confirmed(peer, reply)) {
+        return;
+    }
+
+    payload = reply->element[2];
+
+    if (payload->type != REDIS_REPLY_STRING) {
+        return;
+    }
+
+    ep = ngx_iot_auth_redis_ep;
+
+    p = (u_char *) payload->str;
+    last = p + payload->len;
+
+    for (n = 0; n < 5 && p < last; n++) {
+        field[n] = p;
+
+        while (p < last && *p != ' ') {
+            p++;
+        }
+
+        len[n] = p - field[n];
+
+        if (p < last) {
+            p++;
+        }
+    }
+
+    if (n != 5 || p != last || len[0] != ep->name.len
+        || ngx_strncmp(field[0], ep->name.data, len[0]) != 0)
+    {
+        return;
+    }
+
+    port = ngx_atoi(field[4], len[4]);
+
+    if (ngx_iot_auth_redis_ip(field[3], len[3]) != NGX_OK
+        || port < 1 || port > 65535)
+    {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "iot_auth: ignored a malformed +switch-master of "
+                      "redis sentinel \"%V\"",
+                      &ep->sentinels[ep->sentinel].name);
+        return;
+    }
+
+    ngx_iot_auth_redis_follow(field[3], len[3], (int) port);
+}
+
+
+/*
+ * the master is (now) at host:port: the connections go there at once;
+ * commands in flight on them fail
+ */
+
+static void
+ngx_iot_auth_redis_follow(u_char *host, size_t len, int port)
+{
+    u_char                         *p;
+    ngx_str_t                       reason;
+    ngx_uint_t                      i;
+    ngx_iot_auth_redis_addr_t      *m;
+    ngx_iot_auth_redis_peer_t      *peer;
+    ngx_iot_auth_redis_endpoint_t  *ep;
+
+    ep = ngx_iot_auth_redis_ep;
+    m = &ep->master;
+
+    if (ep->known && m->port == port && ngx_strlen(m->host) == len
+        && ngx_strncmp(m->host, host, len) == 0)
+    {
+        return;
+    }
+
+    ngx_memcpy(m->host, host, len);
+    m->host[len] = '\0';
+    m->port = port;
+
+    p = ngx_sprintf(m->name.data, "%*s:%d", len, host, port);
+    m->name.len = p - m->name.data;
+
+    ep->known = 1;
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "iot_auth: redis master \"%V\" is at %V, says sentinel "
+                  "\"%V\"", &ep->name, &m->name,
+                  &ep->sentinels[ep->sentinel].name);
+
+    ngx_str_set(&reason, "the master moved");
+
+    for (i = 0; i < NGX_IOT_AUTH_REDIS_NPEERS; i++) {
+        peer = &ngx_iot_auth_redis_peers[i];
+
+        if (peer->purpose == NULL || peer->sentinel) {
+            continue;
+        }
+
+        if (peer->ac) {
+            ngx_iot_auth_redis_drop(peer, &reason);
+        }
+
+        if (peer->reconnect.timer_set) {
+            ngx_del_timer(&peer->reconnect);
+        }
+
+        peer->backoff = NGX_IOT_AUTH_REDIS_BACKOFF_MIN;
+
+        ngx_iot_auth_redis_connect(peer);
+    }
+}
+
+
+/* an IPv4 or IPv6 literal: hiredis never resolves a name at run time */
+
+static ngx_int_t
+ngx_iot_auth_redis_ip(u_char *host, size_t len)
+{
+#if (NGX_HAVE_INET6)
+    u_char  addr6[16];
+#endif
+
+    if (len == 0 || len > NGX_INET6_ADDRSTRLEN) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_inet_addr(host, len) != INADDR_NONE) {
+        return NGX_OK;
+    }
+
+#if (NGX_HAVE_INET6)
+    if (ngx_inet6_addr(host, len, addr6) == NGX_OK) {
+        return NGX_OK;
+    }
+#endif
+
+    return NGX_ERROR;
+}
+
+
 /*
  * every reply of a call is parsed as it comes; the call's handler runs
  * from a posted event once all have come, never from inside hiredis
@@ -776,8 +1107,16 @@ static void
 ngx_iot_auth_redis_replied(redisAsyncContext *ac, void *r, void *privdata)
 {
     ngx_iot_auth_redis_call_t  *call = privdata;
+    redisReply                 *reply = r;
 
     ngx_int_t  rc;
+
+    if (reply && reply->type == REDIS_REPLY_ERROR && reply->str
+        && reply->len >= sizeof("READONLY") - 1
+        && ngx_strncmp(reply->str, "READONLY", sizeof("READONLY") - 1) == 0)
+    {
+        ngx_iot_auth_redis_readonly();
+    }
 
     rc = (r == NULL) ? NGX_ERROR : call->parse(call, call->replies, r);
 
@@ -796,6 +1135,26 @@ ngx_iot_auth_redis_replied(redisAsyncContext *ac, void *r, void *privdata)
     call->done = 1;
 
     ngx_post_event(&call->event, &ngx_posted_events);
+}
+
+
+/*
+ * the master this worker writes to became a replica: the sentinels are
+ * asked again (a new connection) where the master is
+ */
+
+static void
+ngx_iot_auth_redis_readonly(void)
+{
+    ngx_str_t                   reason;
+    ngx_iot_auth_redis_peer_t  *peer;
+
+    peer = &ngx_iot_auth_redis_peers[NGX_IOT_AUTH_REDIS_SENTINEL];
+
+    if (peer->sentinel && peer->ready) {
+        ngx_str_set(&reason, "the master answers READONLY");
+        ngx_iot_auth_redis_drop(peer, &reason);
+    }
 }
 
 
@@ -1029,9 +1388,13 @@ ngx_iot_auth_redis_ready(ngx_iot_auth_redis_peer_t *peer)
                    "iot_auth: redis %s connection ready", peer->purpose);
 
     recovered = peer->outage;
+    peer->outage = 0;
+
+    if (peer->sentinel) {
+        return;
+    }
 
     if (recovered) {
-        peer->outage = 0;
 
         if (!ngx_iot_auth_redis_in_outage()) {
             ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
@@ -1057,6 +1420,8 @@ static void
 ngx_iot_auth_redis_failed(ngx_iot_auth_redis_peer_t *peer,
     ngx_str_t *reason)
 {
+    ngx_str_t                      *name;
+    ngx_iot_auth_redis_endpoint_t  *ep;
     ngx_iot_auth_redis_handlers_t  *h;
 
     peer->ready = 0;
@@ -1066,15 +1431,27 @@ ngx_iot_auth_redis_failed(ngx_iot_auth_redis_peer_t *peer,
         ngx_del_timer(&peer->connect);
     }
 
-    if (peer->outage || ngx_iot_auth_redis_in_outage()) {
+    ep = ngx_iot_auth_redis_ep;
+
+    if (peer->sentinel) {
+        name = &ep->sentinels[ep->sentinel].name;
+
+        /* the next one is asked */
+        ep->sentinel = (ep->sentinel + 1) % ep->nsentinels;
+
+    } else {
+        name = &ep->name;
+    }
+
+    if (peer->outage || (!peer->sentinel && ngx_iot_auth_redis_in_outage())) {
         ngx_log_debug3(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
                        "iot_auth: redis %s connection failed: %V, "
                        "retry in %Mms", peer->purpose, reason, peer->backoff);
 
     } else {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "iot_auth: redis \"%V\" is unavailable: %V",
-                      &ngx_iot_auth_redis_ep->name, reason);
+                      "iot_auth: redis %s\"%V\" is unavailable: %V",
+                      peer->sentinel ? "sentinel " : "", name, reason);
     }
 
     peer->outage = 1;
@@ -1085,7 +1462,7 @@ ngx_iot_auth_redis_failed(ngx_iot_auth_redis_peer_t *peer,
 
     peer->backoff = ngx_min(peer->backoff * 2, h->backoff_max);
 
-    if (h->down) {
+    if (h->down && !peer->sentinel) {
         h->down(h->data, peer->subscriber);
     }
 }
@@ -1136,10 +1513,13 @@ ngx_iot_auth_redis_close(ngx_iot_auth_redis_peer_t *peer)
 static ngx_uint_t
 ngx_iot_auth_redis_in_outage(void)
 {
-    ngx_uint_t  i;
+    ngx_uint_t                  i;
+    ngx_iot_auth_redis_peer_t  *peer;
 
     for (i = 0; i < NGX_IOT_AUTH_REDIS_NPEERS; i++) {
-        if (ngx_iot_auth_redis_peers[i].outage) {
+        peer = &ngx_iot_auth_redis_peers[i];
+
+        if (peer->outage && !peer->sentinel) {
             return 1;
         }
     }
@@ -1153,75 +1533,73 @@ ngx_iot_auth_redis_endpoint(ngx_iot_auth_redis_conf_t *rcf,
     ngx_str_t *message, ngx_log_t *log)
 {
     u_char                         *p;
-    size_t                          n, size;
-    ngx_addr_t                     *addr;
+    size_t                          size;
+    ngx_url_t                      *urls;
+    ngx_uint_t                      i, n;
     ngx_iot_auth_redis_endpoint_t  *ep;
-#if (NGX_HAVE_UNIX_DOMAIN)
-    struct sockaddr_un             *saun;
-#endif
 
-    addr = &rcf->url.addrs[0];
+    n = rcf->sentinels ? rcf->sentinels->nelts : 0;
+    urls = rcf->sentinels ? rcf->sentinels->elts : NULL;
 
     size = sizeof(ngx_iot_auth_redis_endpoint_t)
-           + rcf->url.url.len + NGX_SOCKADDR_STRLEN + 1
-           + rcf->password.len + rcf->revoke_channel.len + message->len;
+           + n * sizeof(ngx_iot_auth_redis_addr_t)
+           + rcf->url.url.len + NGX_SOCKADDR_STRLEN + NGX_INT_T_LEN
+           + rcf->master.len + rcf->user.len + rcf->password.len
+           + rcf->revoke_channel.len + message->len;
+
+    for (i = 0; i < n; i++) {
+        size += urls[i].url.len;
+    }
 
     ep = ngx_alloc(size, log);
     if (ep == NULL) {
         return NULL;
     }
 
-    p = (u_char *) (ep + 1);
+    ngx_memzero(ep, sizeof(ngx_iot_auth_redis_endpoint_t));
 
-    ep->name.len = rcf->url.url.len;
-    ep->name.data = p;
-    p = ngx_cpymem(p, rcf->url.url.data, rcf->url.url.len);
+    ep->sentinels = (ngx_iot_auth_redis_addr_t *) (ep + 1);
+    ep->nsentinels = n;
 
-    ep->host = (char *) p;
+    p = (u_char *) (ep->sentinels + n);
 
-#if (NGX_HAVE_UNIX_DOMAIN)
-
-    if (addr->sockaddr->sa_family == AF_UNIX) {
-        saun = (struct sockaddr_un *) addr->sockaddr;
-
-        (void) ngx_cpystrn(p, (u_char *) saun->sun_path,
-                           NGX_SOCKADDR_STRLEN + 1);
-        ep->port = 0;
-
-    } else
-
-#endif
-    {
-        n = ngx_sock_ntop(addr->sockaddr, addr->socklen, p,
-                          NGX_SOCKADDR_STRLEN, 0);
-        p[n] = '\0';
-        ep->port = ngx_inet_get_port(addr->sockaddr);
+    for (i = 0; i < n; i++) {
+        ngx_iot_auth_redis_addr(&ep->sentinels[i], &urls[i], &p);
     }
 
-    p += NGX_SOCKADDR_STRLEN + 1;
+    if (n) {
 
-    /* both are optional: an unset one has no data to copy */
+        /* the master's address and its name are written when known */
+
+        ep->name.len = rcf->master.len;
+        ep->name.data = p;
+        p = ngx_cpymem(p, rcf->master.data, rcf->master.len);
+
+        ep->master.name.data = p;
+        p += NGX_SOCKADDR_STRLEN + NGX_INT_T_LEN;
+
+    } else {
+        ngx_iot_auth_redis_addr(&ep->master, &rcf->url, &p);
+        ep->name = ep->master.name;
+    }
+
+    /* all optional: an unset one has no data to copy */
+
+    ep->user.len = rcf->user.len;
+    ep->user.data = p;
+    p = ngx_cpymem(p, rcf->user.data, rcf->user.len);
 
     ep->password.len = rcf->password.len;
     ep->password.data = p;
-
-    if (rcf->password.len) {
-        p = ngx_cpymem(p, rcf->password.data, rcf->password.len);
-    }
+    p = ngx_cpymem(p, rcf->password.data, rcf->password.len);
 
     ep->channel.len = rcf->revoke_channel.len;
     ep->channel.data = p;
-
-    if (rcf->revoke_channel.len) {
-        p = ngx_cpymem(p, rcf->revoke_channel.data, rcf->revoke_channel.len);
-    }
+    p = ngx_cpymem(p, rcf->revoke_channel.data, rcf->revoke_channel.len);
 
     ep->message.len = message->len;
     ep->message.data = p;
-
-    if (message->len) {
-        ngx_memcpy(p, message->data, message->len);
-    }
+    (void) ngx_cpymem(p, message->data, message->len);
 
     ep->db = (int) rcf->db;
     (void) ngx_sprintf(ep->db_text, "%i%Z", rcf->db);
@@ -1229,4 +1607,42 @@ ngx_iot_auth_redis_endpoint(ngx_iot_auth_redis_conf_t *rcf,
     ep->timeout = rcf->timeout;
 
     return ep;
+}
+
+
+/* an address resolved with the configuration; its text follows at *p */
+
+static void
+ngx_iot_auth_redis_addr(ngx_iot_auth_redis_addr_t *addr, ngx_url_t *url,
+    u_char **p)
+{
+    size_t               n;
+    ngx_addr_t          *a;
+#if (NGX_HAVE_UNIX_DOMAIN)
+    struct sockaddr_un  *saun;
+#endif
+
+    a = &url->addrs[0];
+
+    addr->name.len = url->url.len;
+    addr->name.data = *p;
+    *p = ngx_cpymem(*p, url->url.data, url->url.len);
+
+#if (NGX_HAVE_UNIX_DOMAIN)
+
+    if (a->sockaddr->sa_family == AF_UNIX) {
+        saun = (struct sockaddr_un *) a->sockaddr;
+
+        (void) ngx_cpystrn((u_char *) addr->host, (u_char *) saun->sun_path,
+                           NGX_SOCKADDR_STRLEN + 1);
+        addr->port = 0;
+        return;
+    }
+
+#endif
+
+    n = ngx_sock_ntop(a->sockaddr, a->socklen, (u_char *) addr->host,
+                      NGX_SOCKADDR_STRLEN, 0);
+    addr->host[n] = '\0';
+    addr->port = ngx_inet_get_port(a->sockaddr);
 }

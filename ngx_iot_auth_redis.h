@@ -32,7 +32,10 @@
 
 typedef struct {
     ngx_url_t                    url;          /* host:port or unix:/path */
+    ngx_array_t                 *sentinels;    /* ngx_url_t; NULL: url */
+    ngx_str_t                    master;       /* the sentinels' name */
     ngx_int_t                    db;
+    ngx_str_t                    user;
     ngx_str_t                    password;
     ngx_msec_t                   connect_timeout;
     ngx_msec_t                   timeout;

@@ -22,7 +22,7 @@ use IotAuthRedis qw(free_port);
 
 our @EXPORT_OK = qw(gateway_start gateway_stop gateway_kill gateway_log
                     gateway_workers relay_start relay_cut relay_mend
-                    sentinel_start sentinel_stop);
+                    sentinel_start sentinel_stop sentinel_cli);
 
 my %Gateways;    # name => { port, dir }
 my %Relays;      # name => { pid, port, target }
@@ -331,6 +331,23 @@ _EOC_
 
     sentinel_stop($name);
     die "redis-sentinel $name does not answer on port $o{port}";
+}
+
+# Runs one redis-cli command against sentinel NAME; its output, chomped.
+
+sub sentinel_cli {
+    my ($name, @cmd) = @_;
+
+    my $s = $Sentinels{$name} or die "no sentinel $name";
+
+    open my $fh, '-|', 'redis-cli', '-h', '127.0.0.1', '-p', $s->{port}, @cmd
+        or die "redis-cli: $!";
+
+    my $out = do { local $/; <$fh> } // '';
+    close $fh;
+
+    $out =~ s/\n\z//;
+    return $out;
 }
 
 sub sentinel_stop {
