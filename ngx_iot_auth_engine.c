@@ -1083,11 +1083,11 @@ ngx_iot_auth_fleet_message(void *data, ngx_str_t *payload)
 {
     ngx_iot_auth_main_t  *iam = data;
 
-    u_char            digest[NGX_IOT_AUTH_DIGEST_LEN];
     uint64_t          store, workers;
     ngx_str_t         device;
     ngx_uint_t        i;
     ngx_shm_zone_t  **zones;
+    u_char            digest[NGX_IOT_AUTH_DIGEST_LEN];
 
     if (ngx_iot_auth_fleet_parse_wake(payload, &store, digest, &device)
         != NGX_OK)

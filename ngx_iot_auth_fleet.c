@@ -346,9 +346,8 @@ ngx_int_t
 ngx_iot_auth_fleet_parse_wake(ngx_str_t *payload, uint64_t *store,
     u_char *digest, ngx_str_t *device)
 {
-    u_char    *p;
-    u_char     id[8];
-    ngx_uint_t  i;
+    u_char      *p, id[8];
+    ngx_uint_t   i;
 
     p = payload->data;
 
