@@ -537,13 +537,17 @@ ngx_iot_auth_fleet_parse(ngx_iot_auth_redis_call_t *call, ngx_uint_t i,
 
     size_t      len;
     ngx_int_t   rc;
-    ngx_str_t  *arg;
+    ngx_str_t  *arg, *key;
 
     if (i >= fc->n) {
         return NGX_ERROR;
     }
 
+    /* named by its command and first key (a script's is its third word) */
+
     arg = fc->cmds[i].args;
+    key = (arg[0].len == 4 && ngx_strncmp(arg[0].data, "EVAL", 4) == 0)
+          ? &arg[3] : &arg[1];
 
     if (reply->type == REDIS_REPLY_ERROR) {
 
@@ -560,9 +564,7 @@ ngx_iot_auth_fleet_parse(ngx_iot_auth_redis_call_t *call, ngx_uint_t i,
 
             ngx_log_error(NGX_LOG_ERR, call->event.log, 0,
                           "iot_auth: fleet: redis %V \"%V\" failed: %*s",
-                          &arg[0], &arg[fc->kinds[i]
-                                        == NGX_IOT_AUTH_FLEET_CLAIMED ? 3 : 1],
-                          len, reply->str);
+                          &arg[0], key, len, reply->str);
         }
 
         return NGX_ERROR;
@@ -596,8 +598,7 @@ ngx_iot_auth_fleet_parse(ngx_iot_auth_redis_call_t *call, ngx_uint_t i,
     if (rc != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, call->event.log, 0,
                       "iot_auth: fleet: redis sent an unexpected reply to "
-                      "%V \"%V\"", &arg[0],
-                      &arg[fc->kinds[i] == NGX_IOT_AUTH_FLEET_CLAIMED ? 3 : 1]);
+                      "%V \"%V\"", &arg[0], key);
     }
 
     return rc;

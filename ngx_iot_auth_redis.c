@@ -133,6 +133,8 @@ static void ngx_iot_auth_redis_close(ngx_iot_auth_redis_peer_t *peer);
 static ngx_uint_t ngx_iot_auth_redis_in_outage(void);
 static ngx_iot_auth_redis_endpoint_t *ngx_iot_auth_redis_endpoint(
     ngx_iot_auth_redis_conf_t *rcf, ngx_str_t *message, ngx_log_t *log);
+static u_char *ngx_iot_auth_redis_copy(ngx_str_t *dst, ngx_str_t *src,
+    u_char *p);
 static void ngx_iot_auth_redis_addr(ngx_iot_auth_redis_addr_t *addr,
     ngx_url_t *url, u_char **p);
 
@@ -1583,23 +1585,12 @@ ngx_iot_auth_redis_endpoint(ngx_iot_auth_redis_conf_t *rcf,
         ep->name = ep->master.name;
     }
 
-    /* all optional: an unset one has no data to copy */
+    /* all optional */
 
-    ep->user.len = rcf->user.len;
-    ep->user.data = p;
-    p = ngx_cpymem(p, rcf->user.data, rcf->user.len);
-
-    ep->password.len = rcf->password.len;
-    ep->password.data = p;
-    p = ngx_cpymem(p, rcf->password.data, rcf->password.len);
-
-    ep->channel.len = rcf->revoke_channel.len;
-    ep->channel.data = p;
-    p = ngx_cpymem(p, rcf->revoke_channel.data, rcf->revoke_channel.len);
-
-    ep->message.len = message->len;
-    ep->message.data = p;
-    (void) ngx_cpymem(p, message->data, message->len);
+    p = ngx_iot_auth_redis_copy(&ep->user, &rcf->user, p);
+    p = ngx_iot_auth_redis_copy(&ep->password, &rcf->password, p);
+    p = ngx_iot_auth_redis_copy(&ep->channel, &rcf->revoke_channel, p);
+    (void) ngx_iot_auth_redis_copy(&ep->message, message, p);
 
     ep->db = (int) rcf->db;
     (void) ngx_sprintf(ep->db_text, "%i%Z", rcf->db);
@@ -1607,6 +1598,18 @@ ngx_iot_auth_redis_endpoint(ngx_iot_auth_redis_conf_t *rcf,
     ep->timeout = rcf->timeout;
 
     return ep;
+}
+
+
+/* an unset string has no data to copy */
+
+static u_char *
+ngx_iot_auth_redis_copy(ngx_str_t *dst, ngx_str_t *src, u_char *p)
+{
+    dst->len = src->len;
+    dst->data = p;
+
+    return src->len ? ngx_cpymem(p, src->data, src->len) : p;
 }
 
 

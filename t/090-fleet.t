@@ -73,6 +73,7 @@ sub http_conf {
 
     return <<"_EOC_";
     iot_auth_zone zone=iot:1m ttl=30s negative_ttl=10s;
+    iot_auth_zone zone=short:1m ttl=1s negative_ttl=10s;
     iot_auth_redis 127.0.0.1:$redis timeout=500ms connect_timeout=500ms
                    revoke_channel=iot:revoke;
     iot_auth_fleet on;
@@ -102,6 +103,8 @@ sub server_conf {
          . location('/f', "iot_auth_credentials file=$Dir/creds;")
          . location('/fw', "iot_auth_credentials file=$Dir/creds;",
                     'iot_auth_wait_timeout 5s;')
+         . location('/short', "iot_auth_credentials file=$Dir/creds;")
+           =~ s/zone=iot/zone=short/r
          . "        location = /status {\n"
          . "            iot_auth_status;\n"
          . "        }\n";
@@ -235,6 +238,21 @@ sub shared {
                     redis_cli('main', 'PUBLISH', 'iot:fleet:wake', 'garbage');
     $out .= ask(c => '/r', 'sh1', 'secret1');
     poll(1, sub { scalar gateway_log('c', qr/ignored a malformed message/) });
+
+    stop_gateways();
+    write_html('result.txt', $out);
+}
+
+# ttl=1s, under the 10s an outcome is kept: a match whose shared verdict
+# ran out is verified again, once, and shared again
+sub expired {
+    gateways();
+
+    my $out = ask(a => '/short', 'f3', 'secret1');
+    sleep 1.2;
+    $out .= ask(b => '/short', 'f3', 'secret1');
+    $out .= ask(c => '/short', 'f3', 'secret1');
+    $out .= sprintf "bcrypt: %d\n", bcrypts();
 
     stop_gateways();
     write_html('result.txt', $out);
@@ -580,7 +598,24 @@ ignored a malformed message of 7 bytes on the fleet's channel
 
 
 
-=== TEST 5: a herd spread over three gateways runs one bcrypt
+=== TEST 5: a shared verdict that ran out while its outcome is kept: verified once again, then shared
+--- init
+::expired();
+--- request
+GET /result.txt
+--- response_body
+a f3/secret1 200 MISS
+b f3/secret1 200 MISS
+c f3/secret1 200 SHARED
+bcrypt: 2
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 6: a herd spread over three gateways runs one bcrypt
 --- init
 ::herd3();
 --- request
@@ -596,7 +631,7 @@ miss: 1
 
 
 
-=== TEST 6: twelve cold devices asked of three gateways at once: twelve bcrypts
+=== TEST 7: twelve cold devices asked of three gateways at once: twelve bcrypts
 --- init
 ::cold();
 --- request
@@ -611,7 +646,7 @@ bcrypt: 12
 
 
 
-=== TEST 7: the gateway that verifies dies; a waiter on another takes over after iot_auth_wait_timeout
+=== TEST 8: the gateway that verifies dies; a waiter on another takes over after iot_auth_wait_timeout
 --- init
 ::dead_owner_kill();
 --- request
@@ -629,7 +664,7 @@ another gateway's verification did not end in 1000ms, asking the fleet again
 
 
 
-=== TEST 8: three failures over three gateways lock the device out everywhere, but not its last good token
+=== TEST 9: three failures over three gateways lock the device out everywhere, but not its last good token
 --- init
 ::lockout();
 --- request
@@ -654,7 +689,7 @@ bcrypt: 4
 
 
 
-=== TEST 9: a gateway cut off from Redis during a revocation refuses the device within 1s of reconnecting
+=== TEST 10: a gateway cut off from Redis during a revocation refuses the device within 1s of reconnecting
 --- init
 ::revoke_cut();
 --- request
@@ -679,7 +714,7 @@ logged: yes
 
 
 
-=== TEST 10: Redis down: each gateway serves what it verified and verifies alone
+=== TEST 11: Redis down: each gateway serves what it verified and verifies alone
 --- init
 ::redis_down();
 --- request
@@ -700,7 +735,7 @@ decided alone: yes
 
 
 
-=== TEST 11: replies of the wrong type or size for fleet keys: an error line, a local decision
+=== TEST 12: replies of the wrong type or size for fleet keys: an error line, a local decision
 --- http_config
     iot_auth_zone zone=iot:1m;
     iot_auth_redis 127.0.0.1:$TEST_NGINX_REDIS_FAKE_PORT timeout=500ms;
