@@ -15,6 +15,7 @@
 
 #include "fuzz_common.h"
 #include "../ngx_iot_auth_redis.c"
+#include "../ngx_iot_auth_module.h"
 
 
 #define FUZZ_MAX_REPLIES  64
