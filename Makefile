@@ -29,8 +29,8 @@ PASSWD_SRC  := $(wildcard $(CURDIR)/tools/ngx_iot_auth_passwd*.c) \
 
 DEBIAN_DEPS := nginx-core nginx-dev libcrypt-dev libhiredis-dev libssl-dev \
                libtest-base-perl libtext-diff-perl libprotocol-http2-perl \
-               apache2-utils whois redis-server mosquitto mosquitto-clients \
-               python3-paho-mqtt curl openssl gcc make
+               apache2-utils whois redis-server redis-sentinel mosquitto \
+               mosquitto-clients python3-paho-mqtt curl openssl gcc make
 
 # the MQTT CONNECT parser's unit checks (t/unit/, run by t/110-mqtt-parser.t):
 # the parser alone, built with nginx's headers as configured above and with

@@ -64,6 +64,8 @@ typedef struct {
     uint64_t                     version;      /* of the store the verdict
                                                   (or unknown mark) was
                                                   made with */
+    uint64_t                     epoch;        /* the zone's, when the
+                                                  record was read */
     u_char                       digest[NGX_IOT_AUTH_DIGEST_LEN];
                                                /* of the last good token */
     u_char                       fprint[NGX_IOT_AUTH_FPRINT_LEN];
@@ -98,6 +100,7 @@ typedef struct {
     uint64_t                     generation;   /* waiters hold it */
     uint64_t                     claim;        /* renewed by a takeover */
     uint64_t                     workers;      /* bits of waiters' workers */
+    uint64_t                     signals;      /* the fleet spoke of it */
     ngx_msec_t                   deadline;     /* live: a takeover may come
                                                   after it; done: freed */
     ngx_pid_t                    owner;
@@ -114,6 +117,9 @@ struct ngx_iot_auth_sh_s {
     ngx_queue_t                  negative;     /* LRU, the others: evicted
                                                   first */
     uint64_t                     generation;   /* last flight or claim made */
+    uint64_t                     epoch;        /* revocations may have been
+                                                  missed before it */
+    ngx_pid_t                    subscriber;   /* hears revocations */
     ngx_uint_t                   entries;
     ngx_uint_t                   flights;      /* in progress */
     ngx_uint_t                   waiters;      /* of flights in progress */
@@ -122,6 +128,7 @@ struct ngx_iot_auth_sh_s {
     ngx_atomic_t                 bcrypt_usec;
     ngx_atomic_t                 evictions;
     ngx_atomic_t                 backend_errors[NGX_IOT_AUTH_NBACKENDS];
+    ngx_atomic_t                 fleet_errors;
     u_char                       key[NGX_IOT_AUTH_KEY_LEN];
 };
 
@@ -151,7 +158,9 @@ static void ngx_iot_auth_cache_failure_locked(ngx_iot_auth_node_t *node,
 static void ngx_iot_auth_cache_good_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node, u_char *digest, ngx_iot_auth_cred_t *cred);
 static void ngx_iot_auth_cache_bad_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node, ngx_iot_auth_ticket_t *t);
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ticket_t *t, ngx_uint_t count);
+static void ngx_iot_auth_cache_lock_out_locked(ngx_iot_auth_node_t *node,
+    ngx_msec_t duration);
 static void ngx_iot_auth_cache_unknown_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node, uint64_t version);
 static void ngx_iot_auth_cache_retire_locked(ngx_iot_auth_zone_t *zone,
@@ -163,6 +172,8 @@ static ngx_iot_auth_flight_t *ngx_iot_auth_flight_find_locked(
     ngx_iot_auth_node_t *node, u_char *digest);
 static ngx_iot_auth_flight_t *ngx_iot_auth_flight_of_locked(
     ngx_iot_auth_node_t *node, ngx_iot_auth_ticket_t *t);
+static ngx_iot_auth_flight_t *ngx_iot_auth_flight_owned_locked(
+    ngx_iot_auth_zone_t *zone, ngx_iot_auth_ticket_t *t);
 static ngx_iot_auth_flight_t *ngx_iot_auth_flight_new_locked(
     ngx_iot_auth_zone_t *zone, ngx_iot_auth_node_t *node,
     ngx_iot_auth_ticket_t *t);
@@ -369,6 +380,8 @@ ngx_iot_auth_cache_decide(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ticket_t *t)
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
+    t->epoch = zone->sh->epoch;
+
     node = ngx_iot_auth_cache_get_locked(zone, t);
 
     if (node == NULL) {
@@ -400,6 +413,8 @@ ngx_iot_auth_cache_revalidate(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_action_e   action;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
+
+    t->epoch = zone->sh->epoch;
 
     node = ngx_iot_auth_cache_get_locked(zone, t);
 
@@ -503,11 +518,22 @@ ngx_iot_auth_cache_end_flight(ngx_iot_auth_zone_t *zone,
         break;
 
     case NGX_IOT_AUTH_MISMATCH:
-        ngx_iot_auth_cache_bad_locked(zone, node, t);
+    case NGX_IOT_AUTH_FLEET_MISMATCH:
+        ngx_iot_auth_cache_bad_locked(zone, node, t,
+                                      outcome == NGX_IOT_AUTH_MISMATCH);
+        outcome = NGX_IOT_AUTH_MISMATCH;
         break;
 
     case NGX_IOT_AUTH_NO_DEVICE:
         ngx_iot_auth_cache_unknown_locked(zone, node, t->version);
+        break;
+
+    case NGX_IOT_AUTH_FLEET_LOCKED:
+
+        if (t->lockout->failures) {
+            ngx_iot_auth_cache_lock_out_locked(node, t->locked);
+        }
+
         break;
 
     default: /* NGX_IOT_AUTH_NO_ANSWER */
@@ -539,25 +565,32 @@ ngx_iot_auth_cache_leave(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ticket_t *t)
 }
 
 
-void
+ngx_int_t
 ngx_iot_auth_cache_refresh(ngx_iot_auth_zone_t *zone, uint64_t store,
     ngx_str_t *device, u_char *digest, ngx_iot_auth_cred_t *cred)
 {
+    ngx_int_t             rc;
     ngx_iot_auth_node_t  *node;
+
+    rc = NGX_DECLINED;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
     node = ngx_iot_auth_cache_find_locked(zone, store, device);
 
     if (node && node->good
-        && CRYPTO_memcmp(node->digest, digest, NGX_IOT_AUTH_DIGEST_LEN) == 0
-        && ngx_iot_auth_cache_recheck_locked(zone, node, cred) != NGX_OK
-        && cred == NULL)
+        && CRYPTO_memcmp(node->digest, digest, NGX_IOT_AUTH_DIGEST_LEN) == 0)
     {
-        ngx_iot_auth_cache_unknown_locked(zone, node, node->version);
+        rc = ngx_iot_auth_cache_recheck_locked(zone, node, cred);
+
+        if (rc != NGX_OK && cred == NULL) {
+            ngx_iot_auth_cache_unknown_locked(zone, node, node->version);
+        }
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return rc;
 }
 
 
@@ -597,6 +630,133 @@ ngx_iot_auth_cache_revoke(ngx_iot_auth_zone_t *zone, ngx_str_t *device)
 
 
 void
+ngx_iot_auth_cache_new_epoch(ngx_iot_auth_zone_t *zone)
+{
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    zone->sh->epoch++;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+/*
+ * a gap between two listeners, or after one that died, may have lost
+ * revocations (NGX_OK; NGX_DONE if none listened before: a start, or
+ * after a listener that said it stopped); a reload, where the new
+ * listener comes up while the old one still listens, loses none
+ */
+
+ngx_int_t
+ngx_iot_auth_cache_subscribed(ngx_iot_auth_zone_t *zone, ngx_uint_t up)
+{
+    ngx_int_t   rc;
+    ngx_pid_t   pid;
+
+    rc = NGX_DECLINED;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    pid = zone->sh->subscriber;
+
+    if (!up) {
+        if (pid == ngx_pid) {
+            zone->sh->subscriber = 0;
+        }
+
+    } else {
+        if (pid == 0) {
+            zone->sh->epoch++;
+            rc = NGX_DONE;
+
+        } else if (pid == ngx_pid
+                   || (kill(pid, 0) == -1 && ngx_errno == NGX_ESRCH))
+        {
+            zone->sh->epoch++;
+            rc = NGX_OK;
+        }
+
+        zone->sh->subscriber = ngx_pid;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return rc;
+}
+
+
+void
+ngx_iot_auth_cache_fleet_wait(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_ticket_t *t)
+{
+    ngx_iot_auth_flight_t  *f;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    f = ngx_iot_auth_flight_owned_locked(zone, t);
+
+    if (f) {
+        f->workers |= (uint64_t) 1 << (ngx_worker % 64);
+        t->signals = f->signals;
+    }
+
+    t->epoch = zone->sh->epoch;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+/* the epoch is taken anew: the fleet is asked again after this */
+
+ngx_uint_t
+ngx_iot_auth_cache_fleet_signaled(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_ticket_t *t)
+{
+    ngx_uint_t              signaled;
+    ngx_iot_auth_flight_t  *f;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    f = ngx_iot_auth_flight_owned_locked(zone, t);
+
+    signaled = f == NULL || f->signals != t->signals
+               || zone->sh->epoch != t->epoch;
+
+    t->epoch = zone->sh->epoch;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return signaled;
+}
+
+
+uint64_t
+ngx_iot_auth_cache_fleet_signal(ngx_iot_auth_zone_t *zone, uint64_t store,
+    ngx_str_t *device, u_char *digest)
+{
+    uint64_t                workers;
+    ngx_iot_auth_node_t    *node;
+    ngx_iot_auth_flight_t  *f;
+
+    workers = 0;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    node = ngx_iot_auth_cache_find_locked(zone, store, device);
+    f = node ? ngx_iot_auth_flight_find_locked(node, digest) : NULL;
+
+    if (f) {
+        f->signals++;
+        workers = f->workers;
+    }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return workers;
+}
+
+
+void
 ngx_iot_auth_cache_count(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_result_e result)
 {
@@ -622,6 +782,13 @@ ngx_iot_auth_cache_count_backend_error(ngx_iot_auth_zone_t *zone,
 
 
 void
+ngx_iot_auth_cache_count_fleet_error(ngx_iot_auth_zone_t *zone)
+{
+    (void) ngx_atomic_fetch_add(&zone->sh->fleet_errors, 1);
+}
+
+
+void
 ngx_iot_auth_cache_metrics(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_metrics_t *m)
 {
@@ -642,6 +809,7 @@ ngx_iot_auth_cache_metrics(ngx_iot_auth_zone_t *zone,
     m->bcrypt[1] = sh->bcrypt[1];
     m->bcrypt_usec = sh->bcrypt_usec;
     m->evictions = sh->evictions;
+    m->fleet_errors = sh->fleet_errors;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -719,9 +887,14 @@ ngx_iot_auth_cache_verdict_locked(ngx_iot_auth_zone_t *zone,
 
     left = (ngx_msec_int_t) (node->expire - ngx_current_msec);
 
-    /* a verdict made with another version of the store is checked again */
+    /*
+     * a verdict made with another version of the store, or before
+     * revocations may have been missed, is checked again
+     */
 
-    if (left <= 0 || node->version != t->version) {
+    if (left <= 0 || node->version != t->version
+        || (t->recheck && node->epoch != zone->sh->epoch))
+    {
         t->result = NGX_IOT_AUTH_REVALIDATED;
         return NGX_IOT_AUTH_CHECK;
     }
@@ -882,7 +1055,7 @@ ngx_iot_auth_cache_failure_locked(ngx_iot_auth_node_t *node,
     }
 
     if (++node->failures >= lockout->failures) {
-        node->locked_until = ngx_current_msec + lockout->duration;
+        ngx_iot_auth_cache_lock_out_locked(node, lockout->duration);
         node->failures = 0;
     }
 }
@@ -896,6 +1069,7 @@ ngx_iot_auth_cache_good_locked(ngx_iot_auth_zone_t *zone,
     ngx_memcpy(node->fprint, cred->fprint, NGX_IOT_AUTH_FPRINT_LEN);
     node->perms = cred->perms;
     node->version = cred->version;
+    node->epoch = cred->epoch;
     node->expire = ngx_current_msec + zone->ttl;
     node->unknown = 0;
     node->good = 1;
@@ -913,7 +1087,7 @@ ngx_iot_auth_cache_good_locked(ngx_iot_auth_zone_t *zone,
 
 static void
 ngx_iot_auth_cache_bad_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node, ngx_iot_auth_ticket_t *t)
+    ngx_iot_auth_node_t *node, ngx_iot_auth_ticket_t *t, ngx_uint_t count)
 {
     ngx_iot_auth_negative_t  *neg;
 
@@ -926,9 +1100,10 @@ ngx_iot_auth_cache_bad_locked(ngx_iot_auth_zone_t *zone,
 
     /* a token retired by a change of the stored hash counts no failure */
 
-    if (node->retired
-        && CRYPTO_memcmp(node->digest, t->digest, NGX_IOT_AUTH_DIGEST_LEN)
-           == 0)
+    if (!count
+        || (node->retired
+            && CRYPTO_memcmp(node->digest, t->digest, NGX_IOT_AUTH_DIGEST_LEN)
+               == 0))
     {
         return;
     }
@@ -938,6 +1113,20 @@ ngx_iot_auth_cache_bad_locked(ngx_iot_auth_zone_t *zone,
 
 
 /* the mark holds for the version of the store that had no record */
+
+static void
+ngx_iot_auth_cache_lock_out_locked(ngx_iot_auth_node_t *node,
+    ngx_msec_t duration)
+{
+    ngx_msec_t  until;
+
+    until = ngx_current_msec + duration;
+
+    if ((ngx_msec_int_t) (until - node->locked_until) > 0) {
+        node->locked_until = until;
+    }
+}
+
 
 static void
 ngx_iot_auth_cache_unknown_locked(ngx_iot_auth_zone_t *zone,
@@ -991,6 +1180,7 @@ ngx_iot_auth_cache_recheck_locked(ngx_iot_auth_zone_t *zone,
     {
         node->expire = ngx_current_msec + zone->ttl;
         node->version = cred->version;
+        node->epoch = cred->epoch;
         node->perms = cred->perms;
 
         return NGX_OK;
@@ -1048,6 +1238,22 @@ ngx_iot_auth_flight_of_locked(ngx_iot_auth_node_t *node,
     }
 
     return NULL;
+}
+
+
+/* the flight t owns, unless it was taken over */
+
+static ngx_iot_auth_flight_t *
+ngx_iot_auth_flight_owned_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_ticket_t *t)
+{
+    ngx_iot_auth_node_t    *node;
+    ngx_iot_auth_flight_t  *f;
+
+    node = ngx_iot_auth_cache_find_locked(zone, t->store, &t->device);
+    f = node ? ngx_iot_auth_flight_of_locked(node, t) : NULL;
+
+    return (f && !f->done && f->claim == t->claim) ? f : NULL;
 }
 
 

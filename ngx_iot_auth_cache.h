@@ -46,6 +46,7 @@ typedef enum {
     NGX_IOT_AUTH_FORBIDDEN,
     NGX_IOT_AUTH_BUSY,
     NGX_IOT_AUTH_ERROR,
+    NGX_IOT_AUTH_SHARED,         /* fleet mode only: listed last */
     NGX_IOT_AUTH_NRESULTS
 } ngx_iot_auth_result_e;
 
@@ -68,7 +69,11 @@ typedef enum {
     NGX_IOT_AUTH_MATCH = 0,
     NGX_IOT_AUTH_MISMATCH,
     NGX_IOT_AUTH_NO_DEVICE,      /* the store has no usable record */
-    NGX_IOT_AUTH_NO_ANSWER       /* no verdict: store down, pool full */
+    NGX_IOT_AUTH_NO_ANSWER,      /* no verdict: store down, pool full */
+    NGX_IOT_AUTH_FLEET_MISMATCH, /* another gateway's bcrypt failed: a
+                                    failure it counted, not this one */
+    NGX_IOT_AUTH_FLEET_LOCKED    /* the fleet locked the device out for
+                                    the ticket's "locked" */
 } ngx_iot_auth_outcome_e;
 
 
@@ -92,6 +97,8 @@ typedef struct {
     u_char                       fprint[NGX_IOT_AUTH_FPRINT_LEN];
     uint32_t                     perms;
     uint64_t                     version;      /* of the store */
+    uint64_t                     epoch;        /* of the zone, when it was
+                                                  read */
 } ngx_iot_auth_cred_t;
 
 
@@ -130,12 +137,19 @@ typedef struct {
     uint64_t                     claim;        /* the owner's claim on it */
     ngx_pid_t                    took_over;    /* the owner it replaced */
 
+    uint64_t                     epoch;        /* the zone's, at the last
+                                                  decision */
+    uint64_t                     signals;      /* of its flight, seen */
+    ngx_msec_t                   locked;       /* FLEET_LOCKED: for so long */
+
     ngx_iot_auth_result_e        result;
     uint32_t                     perms;
 
     unsigned                     may_start:1;  /* room for a bcrypt */
     unsigned                     waiting:1;    /* counted as a waiter */
     unsigned                     waited:1;     /* has waited: a HIT is WAIT */
+    unsigned                     recheck:1;    /* a verdict of an earlier
+                                                  epoch is checked again */
 } ngx_iot_auth_ticket_t;
 
 
@@ -147,6 +161,7 @@ typedef struct {
     ngx_uint_t                   bcrypt_usec;
     ngx_uint_t                   evictions;
     ngx_uint_t                   backend_errors[NGX_IOT_AUTH_NBACKENDS];
+    ngx_uint_t                   fleet_errors;
     ngx_uint_t                   entries;
     ngx_uint_t                   flights;
     ngx_uint_t                   waiters;
@@ -180,11 +195,39 @@ uint64_t ngx_iot_auth_cache_end_flight(ngx_iot_auth_zone_t *zone,
 void ngx_iot_auth_cache_leave(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_ticket_t *t);
 
-/* a background re-check of a verdict answered (cred NULL: gone) */
-void ngx_iot_auth_cache_refresh(ngx_iot_auth_zone_t *zone, uint64_t store,
-    ngx_str_t *device, u_char *digest, ngx_iot_auth_cred_t *cred);
+/*
+ * a background re-check of a verdict answered (cred NULL: gone); NGX_OK
+ * when it extended the verdict
+ */
+ngx_int_t ngx_iot_auth_cache_refresh(ngx_iot_auth_zone_t *zone,
+    uint64_t store, ngx_str_t *device, u_char *digest,
+    ngx_iot_auth_cred_t *cred);
 /* drops the device's verdicts in every store; keeps its lockout */
 void ngx_iot_auth_cache_revoke(ngx_iot_auth_zone_t *zone, ngx_str_t *device);
+
+/*
+ * Revocations may have been missed: every verdict of a ticket with
+ * "recheck" made before now is checked against its store again.
+ * ngx_iot_auth_cache_subscribed() says that this process listens to
+ * revocations (up) or no longer does; NGX_OK or NGX_DONE (nobody
+ * listened before) when the epoch moved on: nobody listened in between
+ */
+void ngx_iot_auth_cache_new_epoch(ngx_iot_auth_zone_t *zone);
+ngx_int_t ngx_iot_auth_cache_subscribed(ngx_iot_auth_zone_t *zone,
+    ngx_uint_t up);
+
+/*
+ * the owner of t's flight waits for the fleet: its worker is rung with
+ * the flight's waiters.  signaled: the fleet spoke of the flight (or
+ * the epoch moved on) since; signal: the fleet says a verification of
+ * (store, device, digest) ended, returns the workers to wake
+ */
+void ngx_iot_auth_cache_fleet_wait(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_ticket_t *t);
+ngx_uint_t ngx_iot_auth_cache_fleet_signaled(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_ticket_t *t);
+uint64_t ngx_iot_auth_cache_fleet_signal(ngx_iot_auth_zone_t *zone,
+    uint64_t store, ngx_str_t *device, u_char *digest);
 
 void ngx_iot_auth_cache_count(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_result_e result);
@@ -192,6 +235,7 @@ void ngx_iot_auth_cache_count_bcrypt(ngx_iot_auth_zone_t *zone,
     ngx_uint_t match, ngx_msec_t usec);
 void ngx_iot_auth_cache_count_backend_error(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_backend_e backend);
+void ngx_iot_auth_cache_count_fleet_error(ngx_iot_auth_zone_t *zone);
 void ngx_iot_auth_cache_metrics(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_metrics_t *m);
 

@@ -24,6 +24,10 @@ typedef struct {
 
 
 static ngx_uint_t ngx_iot_auth_conf_zone_name(ngx_str_t *name);
+static ngx_int_t ngx_iot_auth_conf_sentinels(ngx_conf_t *cf,
+    ngx_iot_auth_redis_conf_t *rcf, ngx_str_t *value);
+static ngx_int_t ngx_iot_auth_conf_address(ngx_conf_t *cf, ngx_url_t *u,
+    char *what);
 static ngx_int_t ngx_iot_auth_conf_time(ngx_str_t *value, size_t name);
 static void ngx_iot_auth_conf_free_mac(void *data);
 
@@ -43,6 +47,7 @@ ngx_iot_auth_conf_init_main(ngx_conf_t *cf, ngx_iot_auth_main_t *iam,
     void *tag)
 {
     iam->tag = tag;
+    iam->fleet = NGX_CONF_UNSET;
 
     if (ngx_array_init(&iam->zones, cf->pool, 2, sizeof(ngx_shm_zone_t *))
         != NGX_OK
@@ -65,6 +70,23 @@ ngx_iot_auth_conf_check_main(ngx_conf_t *cf, ngx_iot_auth_main_t *iam)
 {
     ngx_uint_t                i;
     ngx_iot_auth_zone_ref_t  *ref;
+
+    ngx_conf_init_value(iam->fleet, 0);
+
+    /* gateways share verdicts only if their digests agree: one key */
+
+    if (iam->fleet && iam->redis == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"iot_auth_fleet on\" requires \"iot_auth_redis\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (iam->fleet && iam->secret.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"iot_auth_fleet on\" requires "
+                      "\"iot_auth_secret_file\", the same on every gateway");
+        return NGX_CONF_ERROR;
+    }
 
     ref = iam->refs.elts;
 
@@ -368,35 +390,33 @@ ngx_iot_auth_conf_redis(ngx_conf_t *cf, ngx_iot_auth_main_t *iam)
     /*
      * set by ngx_pcalloc():
      *
+     *     rcf->sentinels = NULL;
+     *     rcf->master = { 0, NULL };
      *     rcf->db = 0;
+     *     rcf->user = { 0, NULL };
      *     rcf->password = { 0, NULL };
      *     rcf->revoke_channel = { 0, NULL };
      */
 
     rcf->connect_timeout = 1000;
     rcf->timeout = 1000;
+    ngx_str_set(&rcf->fleet_prefix, "iot:fleet:");
 
     value = cf->args->elts;
 
-    rcf->url.url = value[1];
-    rcf->url.default_port = 6379;
+    if (ngx_strncmp(value[1].data, "sentinel=", 9) == 0) {
 
-    /* a host name is resolved here, hiredis gets an address literal */
-
-    if (ngx_parse_url(cf->pool, &rcf->url) != NGX_OK) {
-        if (rcf->url.err) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "%s in redis address \"%V\"",
-                               rcf->url.err, &rcf->url.url);
+        if (ngx_iot_auth_conf_sentinels(cf, rcf, &value[1]) != NGX_OK) {
+            return NGX_CONF_ERROR;
         }
 
-        return NGX_CONF_ERROR;
-    }
+    } else {
+        rcf->url.url = value[1];
+        rcf->url.default_port = 6379;
 
-    if (rcf->url.naddrs == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "no address for redis \"%V\"", &rcf->url.url);
-        return NGX_CONF_ERROR;
+        if (ngx_iot_auth_conf_address(cf, &rcf->url, "redis") != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     for (i = 2; i < cf->args->nelts; i++) {
@@ -412,6 +432,37 @@ ngx_iot_auth_conf_redis(ngx_conf_t *cf, ngx_iot_auth_main_t *iam)
             }
 
             rcf->db = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "master=", 7) == 0
+            && rcf->sentinels)
+        {
+            if (!ngx_iot_auth_record_visible(value[i].data + 7,
+                                             value[i].len - 7, 128))
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid master \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            rcf->master.len = value[i].len - 7;
+            rcf->master.data = value[i].data + 7;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "user=", 5) == 0) {
+
+            if (!ngx_iot_auth_record_visible(value[i].data + 5,
+                                             value[i].len - 5, 128))
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid user \"%V\"", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            rcf->user.len = value[i].len - 5;
+            rcf->user.data = value[i].data + 5;
             continue;
         }
 
@@ -471,14 +522,124 @@ ngx_iot_auth_conf_redis(ngx_conf_t *cf, ngx_iot_auth_main_t *iam)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "fleet_prefix=", 13) == 0) {
+
+            if (!ngx_iot_auth_record_visible(value[i].data + 13,
+                                             value[i].len - 13, 64))
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid fleet_prefix \"%V\", it must "
+                                   "be 1 to 64 visible characters",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            rcf->fleet_prefix.len = value[i].len - 13;
+            rcf->fleet_prefix.data = value[i].data + 13;
+            continue;
+        }
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\"", &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (rcf->sentinels && rcf->master.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"sentinel=\" requires \"master=\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (rcf->user.len && rcf->password.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"user=\" requires \"password=\"");
         return NGX_CONF_ERROR;
     }
 
     iam->redis = rcf;
 
     return NGX_CONF_OK;
+}
+
+
+/* sentinel=HOST:PORT[,HOST:PORT...]: network addresses only */
+
+static ngx_int_t
+ngx_iot_auth_conf_sentinels(ngx_conf_t *cf, ngx_iot_auth_redis_conf_t *rcf,
+    ngx_str_t *value)
+{
+    u_char     *p, *last, *comma;
+    ngx_url_t  *u;
+
+    rcf->sentinels = ngx_array_create(cf->pool, 3, sizeof(ngx_url_t));
+    if (rcf->sentinels == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = value->data + 9;
+    last = value->data + value->len;
+
+    for ( ;; ) {
+        comma = ngx_strlchr(p, last, ',');
+
+        if (comma == NULL) {
+            comma = last;
+        }
+
+        u = ngx_array_push(rcf->sentinels);
+        if (u == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memzero(u, sizeof(ngx_url_t));
+
+        u->url.data = p;
+        u->url.len = comma - p;
+        u->default_port = 26379;
+
+        if (u->url.len == 0
+            || ngx_strncasecmp(u->url.data, (u_char *) "unix:", 5) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid sentinel address in \"%V\"", value);
+            return NGX_ERROR;
+        }
+
+        if (ngx_iot_auth_conf_address(cf, u, "redis sentinel") != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (comma == last) {
+            return NGX_OK;
+        }
+
+        p = comma + 1;
+    }
+}
+
+
+/* a host name is resolved here: hiredis gets an address literal */
+
+static ngx_int_t
+ngx_iot_auth_conf_address(ngx_conf_t *cf, ngx_url_t *u, char *what)
+{
+    if (ngx_parse_url(cf->pool, u) != NGX_OK) {
+        if (u->err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s in %s address \"%V\"", u->err, what,
+                               &u->url);
+        }
+
+        return NGX_ERROR;
+    }
+
+    if (u->naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no address for %s \"%V\"", what, &u->url);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -684,6 +845,8 @@ ngx_iot_auth_conf_merge(ngx_conf_t *cf, ngx_iot_auth_main_t *iam,
     ngx_conf_merge_value(conf->max_pending, prev->max_pending, 256);
     ngx_conf_merge_uint_value(conf->max_cost, prev->max_cost,
                               NGX_IOT_AUTH_DEFAULT_MAX_COST);
+
+    conf->fleet = iam->fleet;
 
     if (conf->lockout.failures == NGX_CONF_UNSET_UINT) {
         conf->lockout = prev->lockout;

@@ -7,13 +7,22 @@
 /*
  * The verification engine (see ngx_iot_auth_engine.h): one state
  * machine per verification, stepped by ngx_iot_auth_run() only; the
- * events that move a suspended one on (a wake-up, the store's answer,
- * the end of a bcrypt) record what they bring and call it.  Calls the
- * zone, the flights and the stores; knows no protocol.
+ * events that move a suspended one on (a wake-up, the store's or the
+ * fleet's answer, the end of a bcrypt) record what they bring and call
+ * it.  Calls the zone, the flights, the stores and the fleet; knows no
+ * protocol.
  */
 
 
 #include "ngx_iot_auth_engine.h"
+
+
+/*
+ * how many times a verification asks the fleet before it decides alone:
+ * a claim that ended elsewhere, a wake-up, a waiter's timeout each ask
+ * again
+ */
+#define NGX_IOT_AUTH_FLEET_ROUNDS    4
 
 
 /* a detached re-check of the store; the device id follows it */
@@ -21,7 +30,7 @@
 typedef struct {
     ngx_iot_auth_zone_t         *zone;
     ngx_iot_auth_conf_t         *conf;
-    uint64_t                     version;
+    uint64_t                     epoch;
     ngx_str_t                    device;
     u_char                       digest[NGX_IOT_AUTH_DIGEST_LEN];
 } ngx_iot_auth_refresh_t;
@@ -50,6 +59,35 @@ static void ngx_iot_auth_refresh(ngx_iot_auth_req_t *req);
 static void ngx_iot_auth_refreshed(void *data, ngx_int_t rc,
     ngx_iot_auth_record_t *rec);
 
+static void ngx_iot_auth_fleet_lookup(ngx_iot_auth_req_t *req);
+static void ngx_iot_auth_fleet_read_done(void *data);
+static void ngx_iot_auth_fleet_answered(ngx_iot_auth_req_t *req);
+static ngx_uint_t ngx_iot_auth_fleet_vouches(ngx_iot_auth_req_t *req);
+static void ngx_iot_auth_fleet_shared(ngx_iot_auth_req_t *req);
+static void ngx_iot_auth_claim(ngx_iot_auth_req_t *req);
+static void ngx_iot_auth_claim_done(void *data);
+static void ngx_iot_auth_claimed(ngx_iot_auth_req_t *req);
+static void ngx_iot_auth_fleet_refused(ngx_iot_auth_req_t *req,
+    ngx_iot_auth_outcome_e outcome, ngx_iot_auth_result_e result);
+static void ngx_iot_auth_fleet_alone(ngx_iot_auth_req_t *req);
+static void ngx_iot_auth_fleet_wait(ngx_iot_auth_req_t *req);
+static void ngx_iot_auth_fleet_timeout(ngx_event_t *ev);
+static void ngx_iot_auth_fleet_woken(ngx_iot_auth_req_t *req);
+static void ngx_iot_auth_fleet_key(ngx_iot_auth_req_t *req,
+    ngx_iot_auth_fleet_key_t *key);
+static void ngx_iot_auth_fleet_terms(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_conf_t *conf, ngx_iot_auth_fleet_terms_t *terms);
+static void ngx_iot_auth_share(ngx_iot_auth_zone_t *zone,
+    uint64_t store, ngx_str_t *device, u_char *digest,
+    ngx_iot_auth_cred_t *cred);
+static void ngx_iot_auth_fleet_message(void *data, ngx_str_t *payload);
+static void ngx_iot_auth_fleet_up(void *data, ngx_uint_t subscriber);
+static void ngx_iot_auth_fleet_down(void *data, ngx_uint_t subscriber);
+
+
+/* losses of this worker's Redis connection: fleet waiters stop waiting */
+static ngx_uint_t  ngx_iot_auth_fleet_outages;
+
 
 ngx_iot_auth_result_info_t  ngx_iot_auth_results[] = {
     { ngx_string("HIT"), ngx_string("hit"), 0, NULL },
@@ -69,7 +107,8 @@ ngx_iot_auth_result_info_t  ngx_iot_auth_results[] = {
       "lacks the required perms" },
     { ngx_string("BUSY"), ngx_string("busy"), NGX_LOG_WARN,
       "too many verifications pending" },
-    { ngx_string("ERROR"), ngx_string("error"), 0, NULL }
+    { ngx_string("ERROR"), ngx_string("error"), 0, NULL },
+    { ngx_string("SHARED"), ngx_string("shared"), 0, NULL }
 };
 
 
@@ -94,6 +133,11 @@ ngx_iot_auth_verify(ngx_iot_auth_req_t *req, ngx_iot_auth_conf_t *conf,
     t->version = conf->store.version;
     t->lockout = &conf->lockout;
     t->wait_timeout = conf->wait_timeout;
+
+    /* revocations missed by this gateway are caught up with by epochs */
+
+    t->recheck = conf->fleet
+                 && conf->store.backend == NGX_IOT_AUTH_BACKEND_REDIS;
 
     if (ngx_iot_auth_cache_digest(req->zone, device, token, t->digest)
         != NGX_OK)
@@ -144,6 +188,18 @@ ngx_iot_auth_run(ngx_iot_auth_req_t *req)
             ngx_iot_auth_verified(req);
             break;
 
+        case NGX_IOT_AUTH_FLEET_ANSWERED:
+            ngx_iot_auth_fleet_answered(req);
+            break;
+
+        case NGX_IOT_AUTH_FLEET_CLAIMED:
+            ngx_iot_auth_claimed(req);
+            break;
+
+        case NGX_IOT_AUTH_FLEET_WOKEN:
+            ngx_iot_auth_fleet_woken(req);
+            break;
+
         case NGX_IOT_AUTH_DONE:
             req->running = 0;
 
@@ -153,7 +209,8 @@ ngx_iot_auth_run(ngx_iot_auth_req_t *req)
 
             return;
 
-        default: /* WAITING, LOOKUP, VERIFYING: an event moves it on */
+        default: /* WAITING, LOOKUP, VERIFYING, FLEET_LOOKUP, FLEET_CLAIM,
+                    FLEET_WAITING: an event moves it on */
             req->running = 0;
             return;
         }
@@ -198,6 +255,16 @@ ngx_iot_auth_act(ngx_iot_auth_req_t *req, ngx_iot_auth_action_e action)
         return;
 
     case NGX_IOT_AUTH_REJECT:
+
+        if (t->result == NGX_IOT_AUTH_LOCKED && req->conf->fleet) {
+
+            /* the token may be the device's last good one in the fleet */
+
+            req->owner = 0;
+            ngx_iot_auth_fleet_lookup(req);
+            return;
+        }
+
         ngx_iot_auth_done(req, t->result);
         return;
 
@@ -244,6 +311,12 @@ ngx_iot_auth_act(ngx_iot_auth_req_t *req, ngx_iot_auth_action_e action)
         }
 
         req->owner = 1;
+
+        if (req->conf->fleet) {
+            ngx_iot_auth_fleet_lookup(req);
+            return;
+        }
+
         ngx_iot_auth_lookup(req);
         return;
     }
@@ -273,6 +346,7 @@ ngx_iot_auth_fetched(void *data, ngx_int_t rc, ngx_iot_auth_record_t *rec)
         ngx_memcpy(req->hash, rec->hash, NGX_IOT_AUTH_HASH_LEN);
         req->cred.perms = rec->perms;
         req->cred.version = req->conf->store.version;
+        req->cred.epoch = req->ticket.epoch;
 
         if (rec->cost > req->conf->max_cost) {
             ngx_log_error(NGX_LOG_ERR, req->log, 0,
@@ -283,7 +357,15 @@ ngx_iot_auth_fetched(void *data, ngx_int_t rc, ngx_iot_auth_record_t *rec)
         }
     }
 
-    req->state = NGX_IOT_AUTH_ANSWERED;
+    if (req->state != NGX_IOT_AUTH_FLEET_LOOKUP) {
+        req->state = NGX_IOT_AUTH_ANSWERED;
+
+    } else if (--req->awaiting == 0) {
+        req->state = NGX_IOT_AUTH_FLEET_ANSWERED;
+
+    } else {
+        return;
+    }
 
     if (!req->running) {
         ngx_iot_auth_run(req);
@@ -314,6 +396,12 @@ ngx_iot_auth_answered(ngx_iot_auth_req_t *req)
         action = ngx_iot_auth_cache_revalidate(req->zone, &req->ticket,
                                                req->fetched == NGX_OK
                                                ? &req->cred : NULL);
+
+        if (action == NGX_IOT_AUTH_ALLOW && req->conf->fleet) {
+            ngx_iot_auth_share(req->zone, req->ticket.store,
+                               &req->ticket.device, req->ticket.digest,
+                               &req->cred);
+        }
 
         if (action != NGX_IOT_AUTH_OWN) {
             ngx_iot_auth_act(req, action);
@@ -471,14 +559,28 @@ ngx_iot_auth_verified(ngx_iot_auth_req_t *req)
 }
 
 
+/* the owner of the fleet's claim tells the fleet too */
+
 static void
 ngx_iot_auth_end_flight(ngx_iot_auth_req_t *req,
     ngx_iot_auth_outcome_e outcome)
 {
+    ngx_iot_auth_fleet_key_t    key;
+    ngx_iot_auth_fleet_terms_t  terms;
+
     ngx_iot_auth_flight_wake(ngx_iot_auth_cache_end_flight(req->zone,
                                                            &req->ticket,
                                                            outcome,
                                                            &req->cred));
+
+    if (req->fleet_owner) {
+        req->fleet_owner = 0;
+
+        ngx_iot_auth_fleet_key(req, &key);
+        ngx_iot_auth_fleet_terms(req->zone, req->conf, &terms);
+
+        ngx_iot_auth_fleet_finish(&key, &terms, &req->fleet, outcome);
+    }
 }
 
 
@@ -490,6 +592,10 @@ ngx_iot_auth_wake(ngx_event_t *ev)
     if (req->state == NGX_IOT_AUTH_WAITING) {
         req->state = NGX_IOT_AUTH_WOKEN;
         ngx_iot_auth_run(req);
+
+    } else if (req->state == NGX_IOT_AUTH_FLEET_WAITING) {
+        req->state = NGX_IOT_AUTH_FLEET_WOKEN;
+        ngx_iot_auth_run(req);
     }
 }
 
@@ -498,6 +604,10 @@ static void
 ngx_iot_auth_done(ngx_iot_auth_req_t *req, ngx_iot_auth_result_e result)
 {
     ngx_iot_auth_flight_unwait(&req->waiter);
+
+    if (req->fleet_timer.timer_set) {
+        ngx_del_timer(&req->fleet_timer);
+    }
 
     ngx_explicit_memzero(req->hash, NGX_IOT_AUTH_HASH_LEN);
 
@@ -548,6 +658,7 @@ ngx_iot_auth_refresh(ngx_iot_auth_req_t *req)
 
     rf->zone = req->zone;
     rf->conf = req->conf;
+    rf->epoch = req->ticket.epoch;
     rf->device.len = device->len;
     rf->device.data = (u_char *) (rf + 1);
     ngx_memcpy(rf->device.data, device->data, device->len);
@@ -574,8 +685,8 @@ ngx_iot_auth_refreshed(void *data, ngx_int_t rc, ngx_iot_auth_record_t *rec)
                                                conf->store.backend);
 
     } else if (rc == NGX_DECLINED || rec->cost > conf->max_cost) {
-        ngx_iot_auth_cache_refresh(rf->zone, conf->store.id, &rf->device,
-                                   rf->digest, NULL);
+        (void) ngx_iot_auth_cache_refresh(rf->zone, conf->store.id,
+                                          &rf->device, rf->digest, NULL);
 
     } else if (ngx_iot_auth_cache_fingerprint(rf->zone, rec->hash,
                                               cred.fprint)
@@ -583,12 +694,502 @@ ngx_iot_auth_refreshed(void *data, ngx_int_t rc, ngx_iot_auth_record_t *rec)
     {
         cred.perms = rec->perms;
         cred.version = conf->store.version;
+        cred.epoch = rf->epoch;
 
-        ngx_iot_auth_cache_refresh(rf->zone, conf->store.id, &rf->device,
-                                   rf->digest, &cred);
+        if (ngx_iot_auth_cache_refresh(rf->zone, conf->store.id,
+                                       &rf->device, rf->digest, &cred)
+            == NGX_OK
+            && conf->fleet)
+        {
+            ngx_iot_auth_share(rf->zone, conf->store.id, &rf->device,
+                               rf->digest, &cred);
+        }
     }
 
     ngx_free(rf);
+}
+
+
+/*
+ * the owner of a flight asks the fleet: the store's record and the
+ * fleet's verdict and lockout are read together, one round trip
+ */
+
+static void
+ngx_iot_auth_fleet_lookup(ngx_iot_auth_req_t *req)
+{
+    ngx_iot_auth_fleet_key_t    key;
+    ngx_iot_auth_fleet_terms_t  terms;
+
+    req->state = NGX_IOT_AUTH_FLEET_LOOKUP;
+    req->awaiting = 2;
+    req->rounds++;
+
+    ngx_iot_auth_fleet_key(req, &key);
+    ngx_iot_auth_fleet_terms(req->zone, req->conf, &terms);
+
+    if (ngx_iot_auth_fleet_read(&key, &terms, &req->fleet, req->log,
+                                ngx_iot_auth_fleet_read_done, req)
+        != NGX_OK)
+    {
+        req->fleet.rc = NGX_ERROR;
+        req->awaiting--;
+    }
+
+    (void) ngx_iot_auth_store_fetch(&req->conf->store, &req->ticket.device,
+                                    req->log, ngx_iot_auth_fetched, req);
+}
+
+
+static void
+ngx_iot_auth_fleet_read_done(void *data)
+{
+    ngx_iot_auth_req_t  *req = data;
+
+    if (--req->awaiting) {
+        return;
+    }
+
+    req->state = NGX_IOT_AUTH_FLEET_ANSWERED;
+
+    ngx_iot_auth_run(req);
+}
+
+
+/*
+ * the verdict of another gateway is taken when it was made with the
+ * stored hash just read: the same rule as a re-check here
+ */
+
+static void
+ngx_iot_auth_fleet_answered(ngx_iot_auth_req_t *req)
+{
+    ngx_iot_auth_fleet_answer_t  *fa;
+
+    if (!req->owner) {
+
+        /* locked out here: let in only by the fleet's verdict */
+
+        if (ngx_iot_auth_fleet_vouches(req)) {
+            ngx_iot_auth_fleet_shared(req);
+            return;
+        }
+
+        ngx_iot_auth_done(req, NGX_IOT_AUTH_LOCKED);
+        return;
+    }
+
+    if (req->fetched == NGX_ERROR) {
+        ngx_iot_auth_unavailable(req);
+        return;
+    }
+
+    if (ngx_iot_auth_usable(req) != NGX_OK) {
+        return;
+    }
+
+    if (req->fetched == NGX_DECLINED) {
+        ngx_iot_auth_end_flight(req, NGX_IOT_AUTH_NO_DEVICE);
+        ngx_iot_auth_done(req, NGX_IOT_AUTH_UNKNOWN);
+        return;
+    }
+
+    fa = &req->fleet;
+
+    if (fa->rc != NGX_OK) {
+        ngx_iot_auth_fleet_alone(req);
+        return;
+    }
+
+    if (ngx_iot_auth_fleet_vouches(req)) {
+        ngx_iot_auth_fleet_shared(req);
+        return;
+    }
+
+    if (fa->locked) {
+        req->ticket.locked = fa->locked;
+        ngx_iot_auth_fleet_refused(req, NGX_IOT_AUTH_FLEET_LOCKED,
+                                   NGX_IOT_AUTH_LOCKED);
+        return;
+    }
+
+    ngx_iot_auth_claim(req);
+}
+
+
+/*
+ * the fleet's verdict is this token's, made with the stored hash just
+ * read (its fingerprint is computed here for a request that is no owner)
+ */
+
+static ngx_uint_t
+ngx_iot_auth_fleet_vouches(ngx_iot_auth_req_t *req)
+{
+    ngx_iot_auth_fleet_answer_t  *fa;
+
+    fa = &req->fleet;
+
+    return req->fetched == NGX_OK && fa->rc == NGX_OK && fa->verdict
+           && ngx_iot_auth_cache_fingerprint(req->zone, req->hash,
+                                             req->cred.fprint)
+              == NGX_OK
+           && CRYPTO_memcmp(fa->digest, req->ticket.digest,
+                            NGX_IOT_AUTH_DIGEST_LEN)
+              == 0
+           && CRYPTO_memcmp(fa->fprint, req->cred.fprint,
+                            NGX_IOT_AUTH_FPRINT_LEN)
+              == 0;
+}
+
+
+/* kept here as this gateway's verdict: the next request is a HIT */
+
+static void
+ngx_iot_auth_fleet_shared(ngx_iot_auth_req_t *req)
+{
+    ngx_iot_auth_end_flight(req, NGX_IOT_AUTH_MATCH);
+
+    req->answer.perms = req->cred.perms;
+    ngx_iot_auth_done(req, NGX_IOT_AUTH_SHARED);
+}
+
+
+static void
+ngx_iot_auth_claim(ngx_iot_auth_req_t *req)
+{
+    ngx_iot_auth_fleet_key_t    key;
+    ngx_iot_auth_fleet_terms_t  terms;
+
+    ngx_iot_auth_fleet_key(req, &key);
+    ngx_iot_auth_fleet_terms(req->zone, req->conf, &terms);
+
+    if (ngx_iot_auth_fleet_claim(&key, &terms, &req->fleet, req->log,
+                                 ngx_iot_auth_claim_done, req)
+        != NGX_OK)
+    {
+        ngx_iot_auth_fleet_alone(req);
+        return;
+    }
+
+    req->state = NGX_IOT_AUTH_FLEET_CLAIM;
+}
+
+
+static void
+ngx_iot_auth_claim_done(void *data)
+{
+    ngx_iot_auth_req_t  *req = data;
+
+    req->state = NGX_IOT_AUTH_FLEET_CLAIMED;
+
+    ngx_iot_auth_run(req);
+}
+
+
+static void
+ngx_iot_auth_claimed(ngx_iot_auth_req_t *req)
+{
+    if (req->fleet.rc != NGX_OK) {
+        ngx_iot_auth_fleet_alone(req);
+        return;
+    }
+
+    switch (req->fleet.claim) {
+
+    case NGX_IOT_AUTH_FLEET_OWN:
+        req->fleet_owner = 1;
+        ngx_iot_auth_bcrypt(req);
+        return;
+
+    case NGX_IOT_AUTH_FLEET_BUSY:
+        ngx_iot_auth_fleet_wait(req);
+        return;
+
+    case NGX_IOT_AUTH_FLEET_FAILED:
+        ngx_log_error(NGX_LOG_INFO, req->log, 0,
+                      "iot_auth: device \"%V\" rejected: wrong token, "
+                      "verified by another gateway", &req->ticket.device);
+
+        ngx_iot_auth_fleet_refused(req, NGX_IOT_AUTH_FLEET_MISMATCH,
+                                   NGX_IOT_AUTH_NEGATIVE);
+        return;
+
+    case NGX_IOT_AUTH_FLEET_REFUSED:
+        ngx_iot_auth_fleet_refused(req, NGX_IOT_AUTH_NO_ANSWER,
+                                   NGX_IOT_AUTH_LOCKED);
+        return;
+
+    default: /* NGX_IOT_AUTH_FLEET_MATCHED: the verdict is shared now */
+
+        if (req->rounds < NGX_IOT_AUTH_FLEET_ROUNDS) {
+            ngx_iot_auth_fleet_lookup(req);
+            return;
+        }
+
+        ngx_iot_auth_fleet_alone(req);
+        return;
+    }
+}
+
+
+static void
+ngx_iot_auth_fleet_refused(ngx_iot_auth_req_t *req,
+    ngx_iot_auth_outcome_e outcome, ngx_iot_auth_result_e result)
+{
+    ngx_iot_auth_end_flight(req, outcome);
+    ngx_iot_auth_done(req, result);
+}
+
+
+/*
+ * Redis is down, answered something the fleet never writes, or the
+ * fleet went round too often: this gateway decides with the record it
+ * has, and keeps the verdict to itself
+ */
+
+static void
+ngx_iot_auth_fleet_alone(ngx_iot_auth_req_t *req)
+{
+    if (req->fleet.rc != NGX_OK) {
+        ngx_iot_auth_cache_count_fleet_error(req->zone);
+    }
+
+    ngx_iot_auth_bcrypt(req);
+}
+
+
+/*
+ * another gateway verifies the token: its end is published on the
+ * fleet's channel, heard by this gateway's subscriber, and rung here
+ * through the zone; a lease of wait_timeout bounds the wait
+ */
+
+static void
+ngx_iot_auth_fleet_wait(ngx_iot_auth_req_t *req)
+{
+    ngx_iot_auth_cache_fleet_wait(req->zone, &req->ticket);
+
+    req->waiter.wake.handler = ngx_iot_auth_wake;
+    req->waiter.wake.data = req;
+    req->waiter.wake.log = req->log;
+
+    ngx_iot_auth_flight_wait(&req->waiter);
+
+    req->fleet_timer.handler = ngx_iot_auth_fleet_timeout;
+    req->fleet_timer.data = req;
+    req->fleet_timer.log = req->log;
+
+    ngx_add_timer(&req->fleet_timer, req->conf->wait_timeout);
+
+    req->outages = ngx_iot_auth_fleet_outages;
+    req->state = NGX_IOT_AUTH_FLEET_WAITING;
+}
+
+
+static void
+ngx_iot_auth_fleet_timeout(ngx_event_t *ev)
+{
+    ngx_iot_auth_req_t  *req = ev->data;
+
+    if (req->state != NGX_IOT_AUTH_FLEET_WAITING) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, req->log, 0,
+                  "iot_auth: device \"%V\": another gateway's "
+                  "verification did not end in %Mms, asking the fleet again",
+                  &req->ticket.device, req->conf->wait_timeout);
+
+    req->timed_out = 1;
+    req->state = NGX_IOT_AUTH_FLEET_WOKEN;
+
+    ngx_iot_auth_run(req);
+}
+
+
+/* a doorbell rings every waiter of the worker: is it for this one? */
+
+static void
+ngx_iot_auth_fleet_woken(ngx_iot_auth_req_t *req)
+{
+    if (!ngx_iot_auth_cache_fleet_signaled(req->zone, &req->ticket)
+        && !req->timed_out && req->outages == ngx_iot_auth_fleet_outages)
+    {
+        req->state = NGX_IOT_AUTH_FLEET_WAITING;
+        return;
+    }
+
+    req->timed_out = 0;
+
+    if (req->fleet_timer.timer_set) {
+        ngx_del_timer(&req->fleet_timer);
+    }
+
+    ngx_iot_auth_flight_unwait(&req->waiter);
+
+    if (req->rounds < NGX_IOT_AUTH_FLEET_ROUNDS) {
+        ngx_iot_auth_fleet_lookup(req);
+        return;
+    }
+
+    /* the record is read again: it may have changed meanwhile */
+
+    ngx_iot_auth_lookup(req);
+}
+
+
+static void
+ngx_iot_auth_fleet_key(ngx_iot_auth_req_t *req, ngx_iot_auth_fleet_key_t *key)
+{
+    key->store = req->ticket.store;
+    key->device = req->ticket.device;
+
+    ngx_memcpy(key->digest, req->ticket.digest, NGX_IOT_AUTH_DIGEST_LEN);
+    ngx_memcpy(key->fprint, req->cred.fprint, NGX_IOT_AUTH_FPRINT_LEN);
+}
+
+
+/*
+ * an outcome is kept long enough for the waiters that missed the
+ * wake-up to find it when their wait ends
+ */
+
+static void
+ngx_iot_auth_fleet_terms(ngx_iot_auth_zone_t *zone, ngx_iot_auth_conf_t *conf,
+    ngx_iot_auth_fleet_terms_t *terms)
+{
+    terms->ttl = zone->ttl;
+    terms->lease = conf->wait_timeout;
+    terms->keep = ngx_max(zone->negative_ttl, conf->wait_timeout);
+    terms->lockout = &conf->lockout;
+}
+
+
+/* a verdict checked against its store is shared for another ttl */
+
+static void
+ngx_iot_auth_share(ngx_iot_auth_zone_t *zone, uint64_t store,
+    ngx_str_t *device, u_char *digest, ngx_iot_auth_cred_t *cred)
+{
+    ngx_iot_auth_fleet_key_t  key;
+
+    key.store = store;
+    key.device = *device;
+
+    ngx_memcpy(key.digest, digest, NGX_IOT_AUTH_DIGEST_LEN);
+    ngx_memcpy(key.fprint, cred->fprint, NGX_IOT_AUTH_FPRINT_LEN);
+
+    ngx_iot_auth_fleet_keep(&key, zone->ttl);
+}
+
+
+/* the subscriber heard that a verification ended on some gateway */
+
+static void
+ngx_iot_auth_fleet_message(void *data, ngx_str_t *payload)
+{
+    ngx_iot_auth_main_t  *iam = data;
+
+    uint64_t          store, workers;
+    ngx_str_t         device;
+    ngx_uint_t        i;
+    ngx_shm_zone_t  **zones;
+    u_char            digest[NGX_IOT_AUTH_DIGEST_LEN];
+
+    if (ngx_iot_auth_fleet_parse_wake(payload, &store, digest, &device)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "iot_auth: ignored a malformed message of %uz bytes "
+                      "on the fleet's channel", payload->len);
+        return;
+    }
+
+    zones = iam->zones.elts;
+    workers = 0;
+
+    for (i = 0; i < iam->zones.nelts; i++) {
+        workers |= ngx_iot_auth_cache_fleet_signal(zones[i]->data, store,
+                                                   &device, digest);
+    }
+
+    ngx_iot_auth_flight_wake(workers);
+}
+
+
+/*
+ * Redis is back, or the subscriber listens again after a gap: whatever
+ * was revoked meanwhile is caught up with by re-checking every verdict
+ * of a Redis store made before (a new epoch), and every fleet waiter
+ * looks again
+ */
+
+static void
+ngx_iot_auth_fleet_up(void *data, ngx_uint_t subscriber)
+{
+    ngx_iot_auth_main_t  *iam = data;
+
+    ngx_int_t         rc;
+    ngx_uint_t        i, moved, first, level;
+    ngx_shm_zone_t  **zones;
+
+    zones = iam->zones.elts;
+    moved = 0;
+    first = 0;
+
+    for (i = 0; i < iam->zones.nelts; i++) {
+
+        if (!subscriber) {
+            ngx_iot_auth_cache_new_epoch(zones[i]->data);
+            moved = 1;
+
+        } else {
+            rc = ngx_iot_auth_cache_subscribed(zones[i]->data, 1);
+
+            if (rc == NGX_OK) {
+                moved = 1;
+
+            } else if (rc == NGX_DONE) {
+                first = 1;
+            }
+        }
+    }
+
+    if (moved || first) {
+        level = moved ? NGX_LOG_NOTICE : NGX_LOG_INFO;
+
+        ngx_log_error(level, ngx_cycle->log, 0,
+                      "iot_auth: verdicts of redis stores will be checked "
+                      "again: revocations may have been missed");
+
+        ngx_iot_auth_flight_wake((uint64_t) -1);
+    }
+}
+
+
+/* this worker's fleet waiters stop waiting for a fleet it cannot reach */
+
+static void
+ngx_iot_auth_fleet_down(void *data, ngx_uint_t subscriber)
+{
+    ngx_iot_auth_main_t  *iam = data;
+
+    ngx_uint_t        i;
+    ngx_shm_zone_t  **zones;
+
+    if (subscriber) {
+        zones = iam->zones.elts;
+
+        for (i = 0; i < iam->zones.nelts; i++) {
+            (void) ngx_iot_auth_cache_subscribed(zones[i]->data, 0);
+        }
+
+        return;
+    }
+
+    ngx_iot_auth_fleet_outages++;
+
+    ngx_iot_auth_flight_wake((uint64_t) 1 << (ngx_worker % 64));
 }
 
 
@@ -646,6 +1247,8 @@ ngx_iot_auth_engine_init_module(ngx_cycle_t *cycle, ngx_iot_auth_main_t *iam)
 ngx_int_t
 ngx_iot_auth_engine_init_process(ngx_cycle_t *cycle, ngx_iot_auth_main_t *iam)
 {
+    ngx_iot_auth_redis_handlers_t  h;
+
     if (iam == NULL || iam->zones.nelts == 0) {
         return NGX_OK;
     }
@@ -654,19 +1257,45 @@ ngx_iot_auth_engine_init_process(ngx_cycle_t *cycle, ngx_iot_auth_main_t *iam)
         return NGX_ERROR;
     }
 
-    if (iam->redis) {
-        return ngx_iot_auth_redis_init_process(cycle, iam->redis,
-                                               ngx_iot_auth_revoke, iam);
+    if (iam->redis == NULL) {
+        return NGX_OK;
     }
 
-    return NGX_OK;
+    ngx_memzero(&h, sizeof(ngx_iot_auth_redis_handlers_t));
+
+    h.revoke = ngx_iot_auth_revoke;
+    h.data = iam;
+
+    if (iam->fleet) {
+        if (ngx_iot_auth_fleet_init_process(cycle, &iam->redis->fleet_prefix,
+                                            &h.channel)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        h.message = ngx_iot_auth_fleet_message;
+        h.up = ngx_iot_auth_fleet_up;
+        h.down = ngx_iot_auth_fleet_down;
+
+        /* a gateway cut off from the fleet comes back within a second */
+        h.backoff_max = 1000;
+    }
+
+    return ngx_iot_auth_redis_init_process(cycle, iam->redis, &h);
 }
 
 
 void
 ngx_iot_auth_engine_exit_process(ngx_cycle_t *cycle, ngx_iot_auth_main_t *iam)
 {
-    if (iam && iam->zones.nelts && iam->redis) {
-        ngx_iot_auth_redis_exit_process(cycle);
+    if (iam == NULL || iam->zones.nelts == 0 || iam->redis == NULL) {
+        return;
+    }
+
+    ngx_iot_auth_redis_exit_process(cycle);
+
+    if (iam->fleet) {
+        ngx_iot_auth_fleet_down(iam, 1);
     }
 }

@@ -24,14 +24,30 @@
  *     |-------> WAITING   for the flight of the same (device, token) in
  *     |                   any worker; woken: WOKEN
  *     |-------> LOOKUP    reading the store, for its own flight or to
- *                  |      re-check an expired verdict; answered:
- *               ANSWERED  decided again (a re-check), or
- *                  |----> VERIFYING  bcrypt in the thread pool; done:
- *                         VERIFIED   outcome stored, waiters woken: DONE
+ *     |            |      re-check an expired verdict; answered:
+ *     |         ANSWERED  decided again (a re-check), or
+ *     |            |----> VERIFYING  bcrypt in the thread pool; done:
+ *     |                   VERIFIED   outcome stored, waiters woken: DONE
+ *     |
+ *     |  in fleet mode, its own flight asks the other gateways first:
+ *     '-------> FLEET_LOOKUP    the store's record, the shared verdict
+ *                  |            and the lockout, in one round trip:
+ *               FLEET_ANSWERED  SHARED, or refused: DONE; the fleet
+ *                  |            cannot say: VERIFYING (alone); else
+ *                  |----> FLEET_CLAIM    claims the verification:
+ *                         FLEET_CLAIMED  ours: VERIFYING, then the
+ *                            |           verdict is shared and the
+ *                            |           fleet woken; ended elsewhere:
+ *                            |           FLEET_LOOKUP, or refused: DONE
+ *                            |----> FLEET_WAITING  for another
+ *                                   gateway's, until its wake-up or
+ *                                   wait_timeout: FLEET_WOKEN, then
+ *                                   FLEET_LOOKUP
  *
  * Below the engine: the zone (ngx_iot_auth_cache.h), the worker side
  * of flights (ngx_iot_auth_flight.h), the stores
- * (ngx_iot_auth_store.h).  Calls go downward only.
+ * (ngx_iot_auth_store.h), the fleet (ngx_iot_auth_fleet.h).  Calls go
+ * downward only.
  */
 
 
@@ -48,6 +64,7 @@
 #include "ngx_iot_auth_file.h"
 #include "ngx_iot_auth_store.h"
 #include "ngx_iot_auth_redis.h"
+#include "ngx_iot_auth_fleet.h"
 
 
 /* one cost-14 bcrypt holds a pool thread for about a second */
@@ -63,6 +80,7 @@ typedef struct {
                                                   each read once */
     ngx_str_t                    secret;       /* iot_auth_secret_file */
     ngx_iot_auth_redis_conf_t   *redis;        /* iot_auth_redis */
+    ngx_flag_t                   fleet;        /* iot_auth_fleet */
     void                        *tag;          /* the front end's module:
                                                   its zones' tag */
 } ngx_iot_auth_main_t;
@@ -83,6 +101,7 @@ typedef struct {
     ngx_flag_t                   redis;        /* the store is Redis */
     ngx_str_t                    redis_key;
     ngx_iot_auth_file_t         *file;         /* the store is this file */
+    ngx_flag_t                   fleet;        /* of the block */
 } ngx_iot_auth_conf_t;
 
 
@@ -118,6 +137,12 @@ typedef enum {
     NGX_IOT_AUTH_ANSWERED,       /* the store answered */
     NGX_IOT_AUTH_VERIFYING,      /* bcrypt runs in the thread pool */
     NGX_IOT_AUTH_VERIFIED,       /* bcrypt is done */
+    NGX_IOT_AUTH_FLEET_LOOKUP,   /* the store and the fleet are read */
+    NGX_IOT_AUTH_FLEET_ANSWERED, /* both answered */
+    NGX_IOT_AUTH_FLEET_CLAIM,    /* the fleet is asked for the flight */
+    NGX_IOT_AUTH_FLEET_CLAIMED,  /* it answered */
+    NGX_IOT_AUTH_FLEET_WAITING,  /* for another gateway's flight */
+    NGX_IOT_AUTH_FLEET_WOKEN,    /* that flight may have ended */
     NGX_IOT_AUTH_DONE            /* answer is final */
 } ngx_iot_auth_state_e;
 
@@ -147,8 +172,17 @@ typedef struct {
     ngx_int_t                    match;        /* the bcrypt's answer: 1, 0,
                                                   NGX_ERROR if it failed */
 
+    ngx_iot_auth_fleet_answer_t  fleet;        /* the fleet's last answer */
+    ngx_event_t                  fleet_timer;  /* FLEET_WAITING's end */
+    ngx_uint_t                   awaiting;     /* FLEET_LOOKUP's answers */
+    ngx_uint_t                   rounds;       /* FLEET_LOOKUPs made */
+    ngx_uint_t                   outages;      /* of Redis, seen at the
+                                                  wait */
+
     unsigned                     owner:1;      /* owns the flight */
     unsigned                     running:1;    /* in the step loop */
+    unsigned                     fleet_owner:1;  /* owns the fleet's claim */
+    unsigned                     timed_out:1;  /* FLEET_WAITING ended */
 } ngx_iot_auth_req_t;
 
 

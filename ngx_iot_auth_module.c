@@ -230,6 +230,13 @@ static ngx_command_t  ngx_iot_auth_commands[] = {
       0,
       NULL },
 
+    { ngx_string("iot_auth_fleet"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_iot_auth_main_conf_t, engine.fleet),
+      NULL },
+
     { ngx_string("iot_auth_secret_file"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_iot_auth_secret_file,

@@ -5,10 +5,12 @@
 
 
 /*
- * The Redis store (see ngx_iot_auth_redis.h): hiredis' async context
- * driven by nginx events, reconnection with backoff, a timeout on every
- * command, replies checked with the credential rules, and the
- * revocation channel handed to the handler given at start.
+ * The Redis client (see ngx_iot_auth_redis.h): hiredis' async context
+ * driven by nginx events, reconnection with backoff, pipelined calls
+ * with a timeout each, the store's HMGET with its reply checked by the
+ * credential rules, the subscriber's messages handed to the handlers
+ * given at start, and the master found and followed through Redis
+ * Sentinel.
  */
 
 
@@ -19,31 +21,46 @@
 
 
 #define NGX_IOT_AUTH_REDIS_LOOKUP       0
-#define NGX_IOT_AUTH_REDIS_REVOKE       1
-#define NGX_IOT_AUTH_REDIS_NPEERS       2
+#define NGX_IOT_AUTH_REDIS_SUBSCRIBER   1
+#define NGX_IOT_AUTH_REDIS_SENTINEL     2
+#define NGX_IOT_AUTH_REDIS_NPEERS       3
 
 #define NGX_IOT_AUTH_REDIS_BACKOFF_MIN  100
 #define NGX_IOT_AUTH_REDIS_BACKOFF_MAX  5000
 
-/* at most this much of an error text sent by Redis goes to the log */
-#define NGX_IOT_AUTH_REDIS_ERR_MAX      128
+
+/* an address hiredis connects to, and its name in the logs */
+
+typedef struct {
+    ngx_str_t                       name;
+    char                            host[NGX_SOCKADDR_STRLEN + 1];
+                                                 /* IP literal or path */
+    int                             port;        /* 0: a unix socket */
+} ngx_iot_auth_redis_addr_t;
 
 
 /* what a worker keeps of "iot_auth_redis": copies, the conf may go away */
 
 typedef struct {
     ngx_str_t                       name;
-    char                           *host;        /* IP literal or path */
-    int                             port;        /* 0: a unix socket */
+    ngx_iot_auth_redis_addr_t       master;      /* with sentinels: known
+                                                    once they said it */
     int                             db;
+    u_char                          db_text[NGX_INT_T_LEN + 1];
+    ngx_str_t                       user;
     ngx_str_t                       password;
-    ngx_str_t                       channel;
+    ngx_str_t                       channel;     /* revocations */
+    ngx_str_t                       message;     /* the owner's channel */
     ngx_msec_t                      connect_timeout;
     ngx_msec_t                      timeout;
+    ngx_uint_t                      nsentinels;
+    ngx_uint_t                      sentinel;    /* the one asked */
+    ngx_iot_auth_redis_addr_t      *sentinels;
+    unsigned                        known:1;     /* the master's address */
 } ngx_iot_auth_redis_endpoint_t;
 
 
-/* one connection of this worker: lookups, or the revocation channel */
+/* one connection of this worker: commands, or the subscriber */
 
 typedef struct {
     redisAsyncContext              *ac;
@@ -51,30 +68,32 @@ typedef struct {
     ngx_event_t                     connect;     /* connect timeout */
     ngx_msec_t                      backoff;
     ngx_uint_t                      handshake;   /* replies to wait for */
-    char                           *purpose;
+    char                           *purpose;     /* NULL: not used here */
     unsigned                        subscriber:1;
+    unsigned                        sentinel:1;  /* asks where the master
+                                                    is */
     unsigned                        ready:1;
     unsigned                        outage:1;
 } ngx_iot_auth_redis_peer_t;
 
 
-/* one HMGET; the key follows the structure */
+/* one HMGET of the store; the key follows the structure */
 
 typedef struct {
-    ngx_event_t                     event;
+    ngx_iot_auth_redis_call_t       call;
     ngx_iot_auth_store_handler_pt   handler;
     void                           *data;
-    ngx_int_t                       rc;
     uint32_t                        perms;
     ngx_int_t                       cost;
     u_char                          hash[NGX_IOT_AUTH_HASH_LEN + 1];
     ngx_str_t                       key;
-    unsigned                        done:1;
-} ngx_iot_auth_redis_cmd_t;
+} ngx_iot_auth_redis_fetch_t;
 
 
 static void ngx_iot_auth_redis_connect(ngx_iot_auth_redis_peer_t *peer);
 static ngx_int_t ngx_iot_auth_redis_handshake(ngx_iot_auth_redis_peer_t *peer);
+static ngx_int_t ngx_iot_auth_redis_send(ngx_iot_auth_redis_peer_t *peer,
+    ngx_iot_auth_redis_cmd_t *cmd, redisCallbackFn *fn);
 static void ngx_iot_auth_redis_add_read(void *data);
 static void ngx_iot_auth_redis_del_read(void *data);
 static void ngx_iot_auth_redis_add_write(void *data);
@@ -88,11 +107,21 @@ static void ngx_iot_auth_redis_handshake_reply(redisAsyncContext *ac,
     void *r, void *privdata);
 static void ngx_iot_auth_redis_message(redisAsyncContext *ac, void *r,
     void *privdata);
-static void ngx_iot_auth_redis_reply(redisAsyncContext *ac, void *r,
+static void ngx_iot_auth_redis_master_reply(redisAsyncContext *ac, void *r,
     void *privdata);
-static ngx_int_t ngx_iot_auth_redis_parse(ngx_iot_auth_redis_cmd_t *cmd,
+static void ngx_iot_auth_redis_switch(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void ngx_iot_auth_redis_follow(u_char *host, size_t len, int port);
+static ngx_int_t ngx_iot_auth_redis_ip(u_char *host, size_t len);
+static ngx_uint_t ngx_iot_auth_redis_confirmed(ngx_iot_auth_redis_peer_t *peer,
     redisReply *reply);
-static void ngx_iot_auth_redis_cmd_handler(ngx_event_t *ev);
+static void ngx_iot_auth_redis_replied(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void ngx_iot_auth_redis_readonly(void);
+static void ngx_iot_auth_redis_call_handler(ngx_event_t *ev);
+static ngx_int_t ngx_iot_auth_redis_parse_record(
+    ngx_iot_auth_redis_call_t *call, ngx_uint_t i, void *r);
+static void ngx_iot_auth_redis_fetched(ngx_iot_auth_redis_call_t *call);
 static void ngx_iot_auth_redis_connect_timeout(ngx_event_t *ev);
 static void ngx_iot_auth_redis_reconnect(ngx_event_t *ev);
 static void ngx_iot_auth_redis_ready(ngx_iot_auth_redis_peer_t *peer);
@@ -103,12 +132,15 @@ static void ngx_iot_auth_redis_drop(ngx_iot_auth_redis_peer_t *peer,
 static void ngx_iot_auth_redis_close(ngx_iot_auth_redis_peer_t *peer);
 static ngx_uint_t ngx_iot_auth_redis_in_outage(void);
 static ngx_iot_auth_redis_endpoint_t *ngx_iot_auth_redis_endpoint(
-    ngx_iot_auth_redis_conf_t *rcf, ngx_log_t *log);
+    ngx_iot_auth_redis_conf_t *rcf, ngx_str_t *message, ngx_log_t *log);
+static u_char *ngx_iot_auth_redis_copy(ngx_str_t *dst, ngx_str_t *src,
+    u_char *p);
+static void ngx_iot_auth_redis_addr(ngx_iot_auth_redis_addr_t *addr,
+    ngx_url_t *url, u_char **p);
 
 
 static ngx_msec_t                      ngx_iot_auth_redis_error_logged;
-static ngx_iot_auth_revoke_pt          ngx_iot_auth_redis_revoke;
-static void                           *ngx_iot_auth_redis_revoke_data;
+static ngx_iot_auth_redis_handlers_t   ngx_iot_auth_redis_handlers;
 static ngx_iot_auth_redis_endpoint_t  *ngx_iot_auth_redis_ep;
 static ngx_iot_auth_redis_peer_t
     ngx_iot_auth_redis_peers[NGX_IOT_AUTH_REDIS_NPEERS];
@@ -116,8 +148,7 @@ static ngx_iot_auth_redis_peer_t
 
 ngx_int_t
 ngx_iot_auth_redis_init_process(ngx_cycle_t *cycle,
-    ngx_iot_auth_redis_conf_t *rcf, ngx_iot_auth_revoke_pt revoke,
-    void *data)
+    ngx_iot_auth_redis_conf_t *rcf, ngx_iot_auth_redis_handlers_t *h)
 {
     ngx_uint_t                  i;
     ngx_iot_auth_redis_peer_t  *peer;
@@ -130,10 +161,15 @@ ngx_iot_auth_redis_init_process(ngx_cycle_t *cycle,
         return NGX_OK;
     }
 
-    ngx_iot_auth_redis_revoke = revoke;
-    ngx_iot_auth_redis_revoke_data = data;
+    ngx_iot_auth_redis_handlers = *h;
 
-    ngx_iot_auth_redis_ep = ngx_iot_auth_redis_endpoint(rcf, cycle->log);
+    if (h->backoff_max == 0) {
+        ngx_iot_auth_redis_handlers.backoff_max =
+                                             NGX_IOT_AUTH_REDIS_BACKOFF_MAX;
+    }
+
+    ngx_iot_auth_redis_ep = ngx_iot_auth_redis_endpoint(rcf, &h->channel,
+                                                        cycle->log);
     if (ngx_iot_auth_redis_ep == NULL) {
         return NGX_ERROR;
     }
@@ -163,16 +199,29 @@ ngx_iot_auth_redis_init_process(ngx_cycle_t *cycle,
         peer->connect.cancelable = 1;
     }
 
+    /* each worker asks the sentinels for itself where the master is */
+
+    if (ngx_iot_auth_redis_ep->nsentinels) {
+        peer = &ngx_iot_auth_redis_peers[NGX_IOT_AUTH_REDIS_SENTINEL];
+        peer->purpose = "sentinel";
+        peer->sentinel = 1;
+
+        ngx_iot_auth_redis_connect(peer);
+    }
+
     peer = &ngx_iot_auth_redis_peers[NGX_IOT_AUTH_REDIS_LOOKUP];
     peer->purpose = "lookup";
 
     ngx_iot_auth_redis_connect(peer);
 
-    /* one subscriber is enough: the verdicts live in shared memory */
+    /* one subscriber is enough: what it hears is told through the zone */
 
-    if (ngx_iot_auth_redis_ep->channel.len && ngx_worker == 0) {
-        peer = &ngx_iot_auth_redis_peers[NGX_IOT_AUTH_REDIS_REVOKE];
-        peer->purpose = "revocation";
+    if ((ngx_iot_auth_redis_ep->channel.len
+         || ngx_iot_auth_redis_ep->message.len)
+        && ngx_worker == 0)
+    {
+        peer = &ngx_iot_auth_redis_peers[NGX_IOT_AUTH_REDIS_SUBSCRIBER];
+        peer->purpose = "subscriber";
         peer->subscriber = 1;
 
         ngx_iot_auth_redis_connect(peer);
@@ -203,56 +252,105 @@ ngx_iot_auth_redis_exit_process(ngx_cycle_t *cycle)
 
 
 ngx_int_t
-ngx_iot_auth_redis_fetch(ngx_str_t *prefix, ngx_str_t *device, ngx_log_t *log,
-    ngx_iot_auth_store_handler_pt handler, void *data)
+ngx_iot_auth_redis_call(ngx_iot_auth_redis_call_t *call,
+    ngx_iot_auth_redis_cmd_t *cmds, ngx_uint_t n)
 {
-    ngx_iot_auth_redis_cmd_t   *cmd;
+    size_t                      argvlen[NGX_IOT_AUTH_REDIS_MAX_ARGS];
+    ngx_uint_t                  i, j;
+    const char                 *argv[NGX_IOT_AUTH_REDIS_MAX_ARGS];
     ngx_iot_auth_redis_peer_t  *peer;
 
     peer = &ngx_iot_auth_redis_peers[NGX_IOT_AUTH_REDIS_LOOKUP];
 
     if (ngx_iot_auth_redis_ep == NULL || peer->ac == NULL) {
-        ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
-                       "iot_auth: redis is down, \"%V\" not fetched", device);
         return NGX_ERROR;
     }
 
-    cmd = ngx_alloc(sizeof(ngx_iot_auth_redis_cmd_t)
-                    + prefix->len + device->len, log);
-    if (cmd == NULL) {
+    call->rc = NGX_OK;
+    call->sent = 0;
+    call->replies = 0;
+    call->done = 0;
+
+    call->event.handler = ngx_iot_auth_redis_call_handler;
+    call->event.data = call;
+
+    for (i = 0; i < n; i++) {
+
+        for (j = 0; j < cmds[i].nargs; j++) {
+            argv[j] = (const char *) cmds[i].args[j].data;
+            argvlen[j] = cmds[i].args[j].len;
+        }
+
+        if (redisAsyncCommandArgv(peer->ac, ngx_iot_auth_redis_replied, call,
+                                  (int) cmds[i].nargs, argv, argvlen)
+            != REDIS_OK)
+        {
+            ngx_log_error(NGX_LOG_ERR, call->event.log, 0,
+                          "iot_auth: redis %V could not be sent",
+                          &cmds[i].args[0]);
+
+            if (call->sent == 0) {
+                return NGX_ERROR;
+            }
+
+            /* the replies of those sent still come */
+
+            call->rc = NGX_ERROR;
+            break;
+        }
+
+        call->sent++;
+    }
+
+    ngx_add_timer(&call->event, ngx_iot_auth_redis_ep->timeout);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_iot_auth_redis_fetch(ngx_str_t *prefix, ngx_str_t *device, ngx_log_t *log,
+    ngx_iot_auth_store_handler_pt handler, void *data)
+{
+    ngx_iot_auth_redis_cmd_t     cmd;
+    ngx_iot_auth_redis_fetch_t  *fetch;
+
+    fetch = ngx_alloc(sizeof(ngx_iot_auth_redis_fetch_t)
+                      + prefix->len + device->len, log);
+    if (fetch == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_memzero(cmd, sizeof(ngx_iot_auth_redis_cmd_t));
+    ngx_memzero(fetch, sizeof(ngx_iot_auth_redis_fetch_t));
 
-    cmd->key.len = prefix->len + device->len;
-    cmd->key.data = (u_char *) (cmd + 1);
-    ngx_memcpy(ngx_cpymem(cmd->key.data, prefix->data, prefix->len),
+    fetch->key.len = prefix->len + device->len;
+    fetch->key.data = (u_char *) (fetch + 1);
+    ngx_memcpy(ngx_cpymem(fetch->key.data, prefix->data, prefix->len),
                device->data, device->len);
 
-    cmd->handler = handler;
-    cmd->data = data;
+    fetch->handler = handler;
+    fetch->data = data;
 
-    cmd->event.handler = ngx_iot_auth_redis_cmd_handler;
-    cmd->event.data = cmd;
-    cmd->event.log = log;
+    fetch->call.parse = ngx_iot_auth_redis_parse_record;
+    fetch->call.handler = ngx_iot_auth_redis_fetched;
+    fetch->call.event.log = log;
 
-    if (redisAsyncCommand(peer->ac, ngx_iot_auth_redis_reply, cmd,
-                          "HMGET %b hash perms disabled",
-                          cmd->key.data, cmd->key.len)
-        != REDIS_OK)
-    {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "iot_auth: redis HMGET \"%V\" could not be sent",
-                      &cmd->key);
-        ngx_free(cmd);
+    cmd.nargs = 5;
+    ngx_str_set(&cmd.args[0], "HMGET");
+    cmd.args[1] = fetch->key;
+    ngx_str_set(&cmd.args[2], "hash");
+    ngx_str_set(&cmd.args[3], "perms");
+    ngx_str_set(&cmd.args[4], "disabled");
+
+    if (ngx_iot_auth_redis_call(&fetch->call, &cmd, 1) != NGX_OK) {
+        ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
+                       "iot_auth: redis is down, \"%V\" not fetched", device);
+        ngx_free(fetch);
         return NGX_ERROR;
     }
 
-    ngx_add_timer(&cmd->event, ngx_iot_auth_redis_ep->timeout);
-
     ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
-                   "iot_auth: redis HMGET \"%V\" sent", &cmd->key);
+                   "iot_auth: redis HMGET \"%V\" sent", &fetch->key);
 
     return NGX_OK;
 }
@@ -264,19 +362,31 @@ ngx_iot_auth_redis_connect(ngx_iot_auth_redis_peer_t *peer)
     ngx_str_t                       reason;
     ngx_connection_t               *c;
     redisAsyncContext              *ac;
+    ngx_iot_auth_redis_addr_t      *addr;
     ngx_iot_auth_redis_endpoint_t  *ep;
 
     ep = ngx_iot_auth_redis_ep;
 
-    ngx_log_debug2(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
-                   "iot_auth: redis %s connection to \"%V\"",
-                   peer->purpose, &ep->name);
+    if (peer->sentinel) {
+        addr = &ep->sentinels[ep->sentinel];
 
-    if (ep->port) {
-        ac = redisAsyncConnect(ep->host, ep->port);
+    } else if (ep->nsentinels && !ep->known) {
+        /* connected once the sentinels say where the master is */
+        return;
 
     } else {
-        ac = redisAsyncConnectUnix(ep->host);
+        addr = &ep->master;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
+                   "iot_auth: redis %s connection to \"%V\"",
+                   peer->purpose, &addr->name);
+
+    if (addr->port) {
+        ac = redisAsyncConnect(addr->host, addr->port);
+
+    } else {
+        ac = redisAsyncConnectUnix(addr->host);
     }
 
     if (ac == NULL) {
@@ -343,48 +453,135 @@ ngx_iot_auth_redis_connect(ngx_iot_auth_redis_peer_t *peer)
 static ngx_int_t
 ngx_iot_auth_redis_handshake(ngx_iot_auth_redis_peer_t *peer)
 {
-    int                             rc;
-    redisAsyncContext              *ac;
+    ngx_uint_t                      n;
+    redisCallbackFn                *fn;
+    ngx_iot_auth_redis_cmd_t        cmd;
     ngx_iot_auth_redis_endpoint_t  *ep;
 
     ep = ngx_iot_auth_redis_ep;
-    ac = peer->ac;
 
     peer->handshake = 0;
 
+    if (peer->sentinel) {
+
+        /* the master's address, then its changes as they come */
+
+        cmd.nargs = 3;
+        ngx_str_set(&cmd.args[0], "SENTINEL");
+        ngx_str_set(&cmd.args[1], "get-master-addr-by-name");
+        cmd.args[2] = ep->name;
+
+        if (ngx_iot_auth_redis_send(peer, &cmd,
+                                    ngx_iot_auth_redis_master_reply)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        cmd.nargs = 2;
+        ngx_str_set(&cmd.args[0], "SUBSCRIBE");
+        ngx_str_set(&cmd.args[1], "+switch-master");
+
+        if (ngx_iot_auth_redis_send(peer, &cmd, ngx_iot_auth_redis_switch)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        peer->handshake = 2;
+
+        return NGX_OK;
+    }
+
     if (ep->password.len) {
-        rc = redisAsyncCommand(ac, ngx_iot_auth_redis_handshake_reply, peer,
-                               "AUTH %b", ep->password.data,
-                               ep->password.len);
-        if (rc != REDIS_OK) {
+
+        /* Redis 6 ACL: AUTH user password */
+
+        n = 1;
+        ngx_str_set(&cmd.args[0], "AUTH");
+
+        if (ep->user.len) {
+            cmd.args[n++] = ep->user;
+        }
+
+        cmd.args[n++] = ep->password;
+        cmd.nargs = n;
+
+        if (ngx_iot_auth_redis_send(peer, &cmd,
+                                    ngx_iot_auth_redis_handshake_reply)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
         peer->handshake++;
     }
 
+    fn = ngx_iot_auth_redis_handshake_reply;
+
     if (peer->subscriber) {
-        rc = redisAsyncCommand(ac, ngx_iot_auth_redis_message, peer,
-                               "SUBSCRIBE %b", ep->channel.data,
-                               ep->channel.len);
+
+        /* each channel is confirmed by a message of its own */
+
+        n = 1;
+        ngx_str_set(&cmd.args[0], "SUBSCRIBE");
+
+        if (ep->channel.len) {
+            cmd.args[n++] = ep->channel;
+        }
+
+        if (ep->message.len) {
+            cmd.args[n++] = ep->message;
+        }
+
+        cmd.nargs = n;
+        fn = ngx_iot_auth_redis_message;
 
     } else if (ep->db) {
-        rc = redisAsyncCommand(ac, ngx_iot_auth_redis_handshake_reply, peer,
-                               "SELECT %d", ep->db);
+        cmd.nargs = 2;
+        ngx_str_set(&cmd.args[0], "SELECT");
+        cmd.args[1].data = ep->db_text;
+        cmd.args[1].len = ngx_strlen(ep->db_text);
 
     } else if (peer->handshake == 0) {
-        rc = redisAsyncCommand(ac, ngx_iot_auth_redis_handshake_reply, peer,
-                               "PING");
+        cmd.nargs = 1;
+        ngx_str_set(&cmd.args[0], "PING");
 
     } else {
         return NGX_OK;
     }
 
-    if (rc != REDIS_OK) {
+    if (ngx_iot_auth_redis_send(peer, &cmd, fn) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    peer->handshake++;
+    peer->handshake += peer->subscriber ? cmd.nargs - 1 : 1;
+
+    return NGX_OK;
+}
+
+
+/* one command of a connection's own */
+
+static ngx_int_t
+ngx_iot_auth_redis_send(ngx_iot_auth_redis_peer_t *peer,
+    ngx_iot_auth_redis_cmd_t *cmd, redisCallbackFn *fn)
+{
+    size_t       argvlen[NGX_IOT_AUTH_REDIS_MAX_ARGS];
+    ngx_uint_t   i;
+    const char  *argv[NGX_IOT_AUTH_REDIS_MAX_ARGS];
+
+    for (i = 0; i < cmd->nargs; i++) {
+        argv[i] = (const char *) cmd->args[i].data;
+        argvlen[i] = cmd->args[i].len;
+    }
+
+    if (redisAsyncCommandArgv(peer->ac, fn, peer, (int) cmd->nargs, argv,
+                              argvlen)
+        != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
 
     return NGX_OK;
 }
@@ -575,8 +772,8 @@ ngx_iot_auth_redis_handshake_reply(redisAsyncContext *ac, void *r,
 
 
 /*
- * the SUBSCRIBE callback: its confirmation, then every message
- * published on the channel, each a device id to revoke
+ * the SUBSCRIBE callback: a confirmation per channel, then every message
+ * published on them: device ids to revoke, or the owner's messages
  */
 
 static void
@@ -585,8 +782,9 @@ ngx_iot_auth_redis_message(redisAsyncContext *ac, void *r, void *privdata)
     ngx_iot_auth_redis_peer_t  *peer = privdata;
     redisReply                 *reply = r;
 
-    ngx_str_t    device;
-    redisReply  *kind, *payload;
+    ngx_str_t                       device, channel;
+    redisReply                     *kind, *from, *payload;
+    ngx_iot_auth_redis_handlers_t  *h;
 
     if (reply == NULL || peer->ac != ac
         || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
@@ -596,21 +794,17 @@ ngx_iot_auth_redis_message(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     kind = reply->element[0];
+    from = reply->element[1];
     payload = reply->element[2];
 
-    if (kind == NULL || kind->type != REDIS_REPLY_STRING || payload == NULL) {
+    if (kind == NULL || kind->type != REDIS_REPLY_STRING
+        || from == NULL || from->type != REDIS_REPLY_STRING
+        || payload == NULL)
+    {
         return;
     }
 
-    if (kind->len == sizeof("subscribe") - 1
-        && ngx_strncasecmp((u_char *) kind->str, (u_char *) "subscribe",
-                           kind->len)
-           == 0)
-    {
-        if (peer->handshake && --peer->handshake == 0) {
-            ngx_iot_auth_redis_ready(peer);
-        }
-
+    if (ngx_iot_auth_redis_confirmed(peer, reply)) {
         return;
     }
 
@@ -626,11 +820,29 @@ ngx_iot_auth_redis_message(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
 
+    h = &ngx_iot_auth_redis_handlers;
+
+    channel.data = (u_char *) from->str;
+    channel.len = from->len;
+
+    if (h->message && channel.len == h->channel.len
+        && ngx_strncmp(channel.data, h->channel.data, channel.len) == 0)
+    {
+        device.data = (u_char *) payload->str;
+        device.len = payload->len;
+
+        h->message(h->data, &device);
+        return;
+    }
+
     device.data = (u_char *) payload->str;
     device.len = payload->len;
 
     if (ngx_iot_auth_record_valid_id(device.data, device.len)) {
-        ngx_iot_auth_redis_revoke(ngx_iot_auth_redis_revoke_data, &device);
+        if (h->revoke) {
+            h->revoke(h->data, &device);
+        }
+
         return;
     }
 
@@ -641,39 +853,367 @@ ngx_iot_auth_redis_message(redisAsyncContext *ac, void *r, void *privdata)
 }
 
 
-/* the result is handed over from a posted event, never from hiredis */
+/* a subscription confirmed: one step of the handshake */
 
-static void
-ngx_iot_auth_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
+static ngx_uint_t
+ngx_iot_auth_redis_confirmed(ngx_iot_auth_redis_peer_t *peer,
+    redisReply *reply)
 {
-    ngx_iot_auth_redis_cmd_t  *cmd = privdata;
+    redisReply  *kind;
 
-    if (cmd->event.timer_set) {
-        ngx_del_timer(&cmd->event);
+    kind = reply->element[0];
+
+    if (kind->len != sizeof("subscribe") - 1
+        || ngx_strncasecmp((u_char *) kind->str, (u_char *) "subscribe",
+                           kind->len)
+           != 0)
+    {
+        return 0;
     }
 
-    cmd->rc = ngx_iot_auth_redis_parse(cmd, r);
-    cmd->done = 1;
+    if (peer->handshake && --peer->handshake == 0) {
+        ngx_iot_auth_redis_ready(peer);
+    }
 
-    ngx_post_event(&cmd->event, &ngx_posted_events);
+    return 1;
 }
 
 
-/* takes a reply of any shape; NULL means the connection is gone */
+/* SENTINEL get-master-addr-by-name: the master's IP and port, or nil */
+
+static void
+ngx_iot_auth_redis_master_reply(redisAsyncContext *ac, void *r,
+    void *privdata)
+{
+    ngx_iot_auth_redis_peer_t  *peer = privdata;
+    redisReply                 *reply = r;
+
+    ngx_int_t    port;
+    ngx_str_t    reason;
+    redisReply  *ip, *pt;
+
+    if (reply == NULL || peer->ac != ac) {
+        return;
+    }
+
+    ip = NULL;
+    pt = NULL;
+    port = 0;
+
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
+        && reply->element)
+    {
+        ip = reply->element[0];
+        pt = reply->element[1];
+    }
+
+    if (ip && pt && pt->type == REDIS_REPLY_STRING) {
+        port = ngx_atoi((u_char *) pt->str, pt->len);
+    }
+
+    if (ip == NULL || ip->type != REDIS_REPLY_STRING
+        || ngx_iot_auth_redis_ip((u_char *) ip->str, ip->len) != NGX_OK
+        || port < 1 || port > 65535)
+    {
+        if (reply->type == REDIS_REPLY_NIL) {
+            ngx_str_set(&reason, "it does not know the master");
+
+        } else {
+            ngx_str_set(&reason, "it sent an unexpected reply to "
+                                 "SENTINEL get-master-addr-by-name");
+        }
+
+        /* the next sentinel is asked */
+        ngx_iot_auth_redis_drop(peer, &reason);
+        return;
+    }
+
+    ngx_iot_auth_redis_follow((u_char *) ip->str, ip->len, (int) port);
+
+    if (peer->handshake && --peer->handshake == 0) {
+        ngx_iot_auth_redis_ready(peer);
+    }
+}
+
+
+/* +switch-master: "NAME OLD-IP OLD-PORT NEW-IP NEW-PORT" */
+
+static void
+ngx_iot_auth_redis_switch(redisAsyncContext *ac, void *r, void *privdata)
+{
+    ngx_iot_auth_redis_peer_t  *peer = privdata;
+    redisReply                 *reply = r;
+
+    u_char                         *p, *last, *field[5];
+    size_t                          len[5];
+    ngx_int_t                       port;
+    ngx_uint_t                      n;
+    redisReply                     *payload;
+    ngx_iot_auth_redis_endpoint_t  *ep;
+
+    if (reply == NULL || peer->ac != ac
+        || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
+        || reply->element == NULL || reply->element[0] == NULL
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || reply->element[2] == NULL)
+    {
+        return;
+    }
+
+    if (ngx_iot_auth_redis_confirmed(peer, reply)) {
+        return;
+    }
+
+    payload = reply->element[2];
+
+    if (payload->type != REDIS_REPLY_STRING) {
+        return;
+    }
+
+    ep = ngx_iot_auth_redis_ep;
+
+    p = (u_char *) payload->str;
+    last = p + payload->len;
+
+    for (n = 0; n < 5 && p < last; n++) {
+        field[n] = p;
+
+        while (p < last && *p != ' ') {
+            p++;
+        }
+
+        len[n] = p - field[n];
+
+        if (p < last) {
+            p++;
+        }
+    }
+
+    if (n != 5 || p != last || len[0] != ep->name.len
+        || ngx_strncmp(field[0], ep->name.data, len[0]) != 0)
+    {
+        return;
+    }
+
+    port = ngx_atoi(field[4], len[4]);
+
+    if (ngx_iot_auth_redis_ip(field[3], len[3]) != NGX_OK
+        || port < 1 || port > 65535)
+    {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "iot_auth: ignored a malformed +switch-master of "
+                      "redis sentinel \"%V\"",
+                      &ep->sentinels[ep->sentinel].name);
+        return;
+    }
+
+    ngx_iot_auth_redis_follow(field[3], len[3], (int) port);
+}
+
+
+/*
+ * the master is (now) at host:port: the connections go there at once;
+ * commands in flight on them fail
+ */
+
+static void
+ngx_iot_auth_redis_follow(u_char *host, size_t len, int port)
+{
+    u_char                         *p;
+    ngx_str_t                       reason;
+    ngx_uint_t                      i;
+    ngx_iot_auth_redis_addr_t      *m;
+    ngx_iot_auth_redis_peer_t      *peer;
+    ngx_iot_auth_redis_endpoint_t  *ep;
+
+    ep = ngx_iot_auth_redis_ep;
+    m = &ep->master;
+
+    if (ep->known && m->port == port && ngx_strlen(m->host) == len
+        && ngx_strncmp(m->host, host, len) == 0)
+    {
+        return;
+    }
+
+    ngx_memcpy(m->host, host, len);
+    m->host[len] = '\0';
+    m->port = port;
+
+    p = ngx_sprintf(m->name.data, "%*s:%d", len, host, port);
+    m->name.len = p - m->name.data;
+
+    ep->known = 1;
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "iot_auth: redis master \"%V\" is at %V, says sentinel "
+                  "\"%V\"", &ep->name, &m->name,
+                  &ep->sentinels[ep->sentinel].name);
+
+    ngx_str_set(&reason, "the master moved");
+
+    for (i = 0; i < NGX_IOT_AUTH_REDIS_NPEERS; i++) {
+        peer = &ngx_iot_auth_redis_peers[i];
+
+        if (peer->purpose == NULL || peer->sentinel) {
+            continue;
+        }
+
+        if (peer->ac) {
+            ngx_iot_auth_redis_drop(peer, &reason);
+        }
+
+        if (peer->reconnect.timer_set) {
+            ngx_del_timer(&peer->reconnect);
+        }
+
+        peer->backoff = NGX_IOT_AUTH_REDIS_BACKOFF_MIN;
+
+        ngx_iot_auth_redis_connect(peer);
+    }
+}
+
+
+/* an IPv4 or IPv6 literal: hiredis never resolves a name at run time */
 
 static ngx_int_t
-ngx_iot_auth_redis_parse(ngx_iot_auth_redis_cmd_t *cmd, redisReply *reply)
+ngx_iot_auth_redis_ip(u_char *host, size_t len)
 {
+#if (NGX_HAVE_INET6)
+    u_char  addr6[16];
+#endif
+
+    if (len == 0 || len > NGX_INET6_ADDRSTRLEN) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_inet_addr(host, len) != INADDR_NONE) {
+        return NGX_OK;
+    }
+
+#if (NGX_HAVE_INET6)
+    if (ngx_inet6_addr(host, len, addr6) == NGX_OK) {
+        return NGX_OK;
+    }
+#endif
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * every reply of a call is parsed as it comes; the call's handler runs
+ * from a posted event once all have come, never from inside hiredis
+ */
+
+static void
+ngx_iot_auth_redis_replied(redisAsyncContext *ac, void *r, void *privdata)
+{
+    ngx_iot_auth_redis_call_t  *call = privdata;
+    redisReply                 *reply = r;
+
+    ngx_int_t  rc;
+
+    if (reply && reply->type == REDIS_REPLY_ERROR && reply->str
+        && reply->len >= sizeof("READONLY") - 1
+        && ngx_strncmp(reply->str, "READONLY", sizeof("READONLY") - 1) == 0)
+    {
+        ngx_iot_auth_redis_readonly();
+    }
+
+    rc = (r == NULL) ? NGX_ERROR : call->parse(call, call->replies, r);
+
+    if (call->rc == NGX_OK) {
+        call->rc = rc;
+    }
+
+    if (++call->replies < call->sent) {
+        return;
+    }
+
+    if (call->event.timer_set) {
+        ngx_del_timer(&call->event);
+    }
+
+    call->done = 1;
+
+    ngx_post_event(&call->event, &ngx_posted_events);
+}
+
+
+/*
+ * the master this worker writes to became a replica: the sentinels are
+ * asked again (a new connection) where the master is
+ */
+
+static void
+ngx_iot_auth_redis_readonly(void)
+{
+    ngx_str_t                   reason;
+    ngx_iot_auth_redis_peer_t  *peer;
+
+    peer = &ngx_iot_auth_redis_peers[NGX_IOT_AUTH_REDIS_SENTINEL];
+
+    if (peer->sentinel && peer->ready) {
+        ngx_str_set(&reason, "the master answers READONLY");
+        ngx_iot_auth_redis_drop(peer, &reason);
+    }
+}
+
+
+/* the replies came (the event was posted), or the call's timer fired */
+
+static void
+ngx_iot_auth_redis_call_handler(ngx_event_t *ev)
+{
+    ngx_iot_auth_redis_call_t  *call = ev->data;
+
+    u_char                      buf[64];
+    ngx_str_t                   reason;
+    ngx_iot_auth_redis_peer_t  *peer;
+
+    if (!call->done) {
+        peer = &ngx_iot_auth_redis_peers[NGX_IOT_AUTH_REDIS_LOOKUP];
+
+        if (peer->ac) {
+
+            /* fails every call in flight, this one included */
+
+            reason.data = buf;
+            reason.len = ngx_sprintf(buf, "no reply in %Mms",
+                                     ngx_iot_auth_redis_ep->timeout)
+                         - buf;
+
+            ngx_iot_auth_redis_drop(peer, &reason);
+        }
+
+        if (call->done) {
+            /* posted by the reply callback */
+            return;
+        }
+
+        call->rc = NGX_ERROR;
+        call->done = 1;
+    }
+
+    call->handler(call);
+}
+
+
+/* the store's HMGET: takes a reply of any shape */
+
+static ngx_int_t
+ngx_iot_auth_redis_parse_record(ngx_iot_auth_redis_call_t *call,
+    ngx_uint_t n, void *r)
+{
+    ngx_iot_auth_redis_fetch_t  *cmd = (ngx_iot_auth_redis_fetch_t *) call;
+    redisReply                  *reply = r;
+
     size_t       len;
     ngx_uint_t   i;
     ngx_log_t   *log;
     redisReply  *field[3];
 
-    log = cmd->event.log;
-
-    if (reply == NULL) {
-        return NGX_ERROR;
-    }
+    log = call->event.log;
 
     if (reply->type == REDIS_REPLY_ERROR) {
         len = reply->str ? ngx_min(reply->len, NGX_IOT_AUTH_REDIS_ERR_MAX)
@@ -780,50 +1320,21 @@ unexpected:
 }
 
 
-/* the reply was posted, or the command timer fired */
-
 static void
-ngx_iot_auth_redis_cmd_handler(ngx_event_t *ev)
+ngx_iot_auth_redis_fetched(ngx_iot_auth_redis_call_t *call)
 {
-    ngx_iot_auth_redis_cmd_t  *cmd = ev->data;
+    ngx_iot_auth_redis_fetch_t  *cmd = (ngx_iot_auth_redis_fetch_t *) call;
 
-    u_char                      buf[64];
-    ngx_str_t                   reason;
-    ngx_iot_auth_record_t       rec;
-    ngx_iot_auth_redis_peer_t  *peer;
+    ngx_iot_auth_record_t  rec;
 
-    if (!cmd->done) {
-        peer = &ngx_iot_auth_redis_peers[NGX_IOT_AUTH_REDIS_LOOKUP];
-
-        if (peer->ac) {
-
-            /* fails every command in flight, this one included */
-
-            reason.data = buf;
-            reason.len = ngx_sprintf(buf, "no reply in %Mms",
-                                     ngx_iot_auth_redis_ep->timeout)
-                         - buf;
-
-            ngx_iot_auth_redis_drop(peer, &reason);
-        }
-
-        if (cmd->done) {
-            /* posted by the reply callback */
-            return;
-        }
-
-        cmd->rc = NGX_ERROR;
-        cmd->done = 1;
-    }
-
-    if (cmd->rc == NGX_OK) {
+    if (call->rc == NGX_OK) {
         rec.id = cmd->key;
         rec.hash = cmd->hash;
         rec.perms = cmd->perms;
         rec.cost = cmd->cost;
     }
 
-    cmd->handler(cmd->data, cmd->rc, cmd->rc == NGX_OK ? &rec : NULL);
+    cmd->handler(cmd->data, call->rc, call->rc == NGX_OK ? &rec : NULL);
 
     ngx_explicit_memzero(cmd->hash, sizeof(cmd->hash));
     ngx_free(cmd);
@@ -865,6 +1376,9 @@ ngx_iot_auth_redis_reconnect(ngx_event_t *ev)
 static void
 ngx_iot_auth_redis_ready(ngx_iot_auth_redis_peer_t *peer)
 {
+    ngx_uint_t                      recovered;
+    ngx_iot_auth_redis_handlers_t  *h;
+
     if (peer->connect.timer_set) {
         ngx_del_timer(&peer->connect);
     }
@@ -875,16 +1389,26 @@ ngx_iot_auth_redis_ready(ngx_iot_auth_redis_peer_t *peer)
     ngx_log_debug1(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
                    "iot_auth: redis %s connection ready", peer->purpose);
 
-    if (!peer->outage) {
+    recovered = peer->outage;
+    peer->outage = 0;
+
+    if (peer->sentinel) {
         return;
     }
 
-    peer->outage = 0;
+    if (recovered) {
 
-    if (!ngx_iot_auth_redis_in_outage()) {
-        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                      "iot_auth: redis \"%V\" is available again",
-                      &ngx_iot_auth_redis_ep->name);
+        if (!ngx_iot_auth_redis_in_outage()) {
+            ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                          "iot_auth: redis \"%V\" is available again",
+                          &ngx_iot_auth_redis_ep->name);
+        }
+    }
+
+    h = &ngx_iot_auth_redis_handlers;
+
+    if (h->up && (recovered || peer->subscriber)) {
+        h->up(h->data, peer->subscriber);
     }
 }
 
@@ -898,6 +1422,10 @@ static void
 ngx_iot_auth_redis_failed(ngx_iot_auth_redis_peer_t *peer,
     ngx_str_t *reason)
 {
+    ngx_str_t                      *name;
+    ngx_iot_auth_redis_endpoint_t  *ep;
+    ngx_iot_auth_redis_handlers_t  *h;
+
     peer->ready = 0;
     peer->handshake = 0;
 
@@ -905,23 +1433,40 @@ ngx_iot_auth_redis_failed(ngx_iot_auth_redis_peer_t *peer,
         ngx_del_timer(&peer->connect);
     }
 
-    if (peer->outage || ngx_iot_auth_redis_in_outage()) {
+    ep = ngx_iot_auth_redis_ep;
+
+    if (peer->sentinel) {
+        name = &ep->sentinels[ep->sentinel].name;
+
+        /* the next one is asked */
+        ep->sentinel = (ep->sentinel + 1) % ep->nsentinels;
+
+    } else {
+        name = &ep->name;
+    }
+
+    if (peer->outage || (!peer->sentinel && ngx_iot_auth_redis_in_outage())) {
         ngx_log_debug3(NGX_LOG_DEBUG_CORE, ngx_cycle->log, 0,
                        "iot_auth: redis %s connection failed: %V, "
                        "retry in %Mms", peer->purpose, reason, peer->backoff);
 
     } else {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "iot_auth: redis \"%V\" is unavailable: %V",
-                      &ngx_iot_auth_redis_ep->name, reason);
+                      "iot_auth: redis %s\"%V\" is unavailable: %V",
+                      peer->sentinel ? "sentinel " : "", name, reason);
     }
 
     peer->outage = 1;
 
     ngx_add_timer(&peer->reconnect, peer->backoff);
 
-    peer->backoff = ngx_min(peer->backoff * 2,
-                            NGX_IOT_AUTH_REDIS_BACKOFF_MAX);
+    h = &ngx_iot_auth_redis_handlers;
+
+    peer->backoff = ngx_min(peer->backoff * 2, h->backoff_max);
+
+    if (h->down && !peer->sentinel) {
+        h->down(h->data, peer->subscriber);
+    }
 }
 
 
@@ -970,10 +1515,13 @@ ngx_iot_auth_redis_close(ngx_iot_auth_redis_peer_t *peer)
 static ngx_uint_t
 ngx_iot_auth_redis_in_outage(void)
 {
-    ngx_uint_t  i;
+    ngx_uint_t                  i;
+    ngx_iot_auth_redis_peer_t  *peer;
 
     for (i = 0; i < NGX_IOT_AUTH_REDIS_NPEERS; i++) {
-        if (ngx_iot_auth_redis_peers[i].outage) {
+        peer = &ngx_iot_auth_redis_peers[i];
+
+        if (peer->outage && !peer->sentinel) {
             return 1;
         }
     }
@@ -983,75 +1531,121 @@ ngx_iot_auth_redis_in_outage(void)
 
 
 static ngx_iot_auth_redis_endpoint_t *
-ngx_iot_auth_redis_endpoint(ngx_iot_auth_redis_conf_t *rcf, ngx_log_t *log)
+ngx_iot_auth_redis_endpoint(ngx_iot_auth_redis_conf_t *rcf,
+    ngx_str_t *message, ngx_log_t *log)
 {
     u_char                         *p;
-    size_t                          n, size;
-    ngx_addr_t                     *addr;
+    size_t                          size;
+    ngx_url_t                      *urls;
+    ngx_uint_t                      i, n;
     ngx_iot_auth_redis_endpoint_t  *ep;
-#if (NGX_HAVE_UNIX_DOMAIN)
-    struct sockaddr_un             *saun;
-#endif
 
-    addr = &rcf->url.addrs[0];
+    n = rcf->sentinels ? rcf->sentinels->nelts : 0;
+    urls = rcf->sentinels ? rcf->sentinels->elts : NULL;
 
     size = sizeof(ngx_iot_auth_redis_endpoint_t)
-           + rcf->url.url.len + NGX_SOCKADDR_STRLEN + 1
-           + rcf->password.len + rcf->revoke_channel.len;
+           + n * sizeof(ngx_iot_auth_redis_addr_t)
+           + rcf->url.url.len + NGX_SOCKADDR_STRLEN + NGX_INT_T_LEN
+           + rcf->master.len + rcf->user.len + rcf->password.len
+           + rcf->revoke_channel.len + message->len;
+
+    for (i = 0; i < n; i++) {
+        size += urls[i].url.len;
+    }
 
     ep = ngx_alloc(size, log);
     if (ep == NULL) {
         return NULL;
     }
 
-    p = (u_char *) (ep + 1);
+    ngx_memzero(ep, sizeof(ngx_iot_auth_redis_endpoint_t));
 
-    ep->name.len = rcf->url.url.len;
-    ep->name.data = p;
-    p = ngx_cpymem(p, rcf->url.url.data, rcf->url.url.len);
+    ep->sentinels = (ngx_iot_auth_redis_addr_t *) (ep + 1);
+    ep->nsentinels = n;
 
-    ep->host = (char *) p;
+    p = (u_char *) (ep->sentinels + n);
 
-#if (NGX_HAVE_UNIX_DOMAIN)
-
-    if (addr->sockaddr->sa_family == AF_UNIX) {
-        saun = (struct sockaddr_un *) addr->sockaddr;
-
-        (void) ngx_cpystrn(p, (u_char *) saun->sun_path,
-                           NGX_SOCKADDR_STRLEN + 1);
-        ep->port = 0;
-
-    } else
-
-#endif
-    {
-        n = ngx_sock_ntop(addr->sockaddr, addr->socklen, p,
-                          NGX_SOCKADDR_STRLEN, 0);
-        p[n] = '\0';
-        ep->port = ngx_inet_get_port(addr->sockaddr);
+    for (i = 0; i < n; i++) {
+        ngx_iot_auth_redis_addr(&ep->sentinels[i], &urls[i], &p);
     }
 
-    p += NGX_SOCKADDR_STRLEN + 1;
+    if (n) {
 
-    /* both are optional: an unset one has no data to copy */
+        /* the master's address and its name are written when known */
 
-    ep->password.len = rcf->password.len;
-    ep->password.data = p;
+        ep->name.len = rcf->master.len;
+        ep->name.data = p;
+        p = ngx_cpymem(p, rcf->master.data, rcf->master.len);
 
-    if (rcf->password.len) {
-        p = ngx_cpymem(p, rcf->password.data, rcf->password.len);
+        ep->master.name.data = p;
+        p += NGX_SOCKADDR_STRLEN + NGX_INT_T_LEN;
+
+    } else {
+        ngx_iot_auth_redis_addr(&ep->master, &rcf->url, &p);
+        ep->name = ep->master.name;
     }
 
-    ep->channel.len = rcf->revoke_channel.len;
-    ep->channel.data = p;
+    /* all optional */
 
-    if (rcf->revoke_channel.len) {
-        ngx_memcpy(p, rcf->revoke_channel.data, rcf->revoke_channel.len);
-    }
+    p = ngx_iot_auth_redis_copy(&ep->user, &rcf->user, p);
+    p = ngx_iot_auth_redis_copy(&ep->password, &rcf->password, p);
+    p = ngx_iot_auth_redis_copy(&ep->channel, &rcf->revoke_channel, p);
+    (void) ngx_iot_auth_redis_copy(&ep->message, message, p);
 
     ep->db = (int) rcf->db;
+    (void) ngx_sprintf(ep->db_text, "%i%Z", rcf->db);
     ep->connect_timeout = rcf->connect_timeout;
     ep->timeout = rcf->timeout;
 
     return ep;
+}
+
+
+/* an unset string has no data to copy */
+
+static u_char *
+ngx_iot_auth_redis_copy(ngx_str_t *dst, ngx_str_t *src, u_char *p)
+{
+    dst->len = src->len;
+    dst->data = p;
+
+    return src->len ? ngx_cpymem(p, src->data, src->len) : p;
+}
+
+
+/* an address resolved with the configuration; its text follows at *p */
+
+static void
+ngx_iot_auth_redis_addr(ngx_iot_auth_redis_addr_t *addr, ngx_url_t *url,
+    u_char **p)
+{
+    size_t               n;
+    ngx_addr_t          *a;
+#if (NGX_HAVE_UNIX_DOMAIN)
+    struct sockaddr_un  *saun;
+#endif
+
+    a = &url->addrs[0];
+
+    addr->name.len = url->url.len;
+    addr->name.data = *p;
+    *p = ngx_cpymem(*p, url->url.data, url->url.len);
+
+#if (NGX_HAVE_UNIX_DOMAIN)
+
+    if (a->sockaddr->sa_family == AF_UNIX) {
+        saun = (struct sockaddr_un *) a->sockaddr;
+
+        (void) ngx_cpystrn((u_char *) addr->host, (u_char *) saun->sun_path,
+                           NGX_SOCKADDR_STRLEN + 1);
+        addr->port = 0;
+        return;
+    }
+
+#endif
+
+    n = ngx_sock_ntop(a->sockaddr, a->socklen, (u_char *) addr->host,
+                      NGX_SOCKADDR_STRLEN, 0);
+    addr->host[n] = '\0';
+    addr->port = ngx_inet_get_port(a->sockaddr);
 }

@@ -31,7 +31,9 @@ typedef struct {
     size_t                       offset;       /* in the metrics */
     ngx_str_t                    group;        /* the JSON object it is in */
     ngx_str_t                    key;          /* its JSON name, unlabeled */
+    ngx_uint_t                   nfleet;       /* last values: fleet only */
     unsigned                     usec:1;       /* shown as seconds */
+    unsigned                     fleet:1;      /* shown in fleet mode only */
 } ngx_iot_auth_family_t;
 
 
@@ -44,8 +46,12 @@ typedef struct {
 static ngx_int_t ngx_iot_auth_snapshot(ngx_http_request_t *r,
     ngx_array_t *snaps);
 static size_t ngx_iot_auth_status_size(ngx_array_t *snaps);
-static u_char *ngx_iot_auth_prometheus(u_char *p, ngx_array_t *snaps);
-static u_char *ngx_iot_auth_json(u_char *p, ngx_array_t *snaps);
+static u_char *ngx_iot_auth_prometheus(u_char *p, ngx_array_t *snaps,
+    ngx_uint_t fleet);
+static u_char *ngx_iot_auth_json(u_char *p, ngx_array_t *snaps,
+    ngx_uint_t fleet);
+static ngx_uint_t ngx_iot_auth_values(ngx_iot_auth_family_t *fam,
+    ngx_uint_t fleet);
 static u_char *ngx_iot_auth_number(u_char *p, ngx_iot_auth_family_t *fam,
     ngx_iot_auth_snapshot_t *snap, ngx_uint_t i);
 
@@ -72,50 +78,58 @@ static ngx_iot_auth_family_t  ngx_iot_auth_families[] = {
       "Requests checked, by result.",
       ngx_string("result"), ngx_iot_auth_result_names,
       NGX_IOT_AUTH_NRESULTS, offsetof(ngx_iot_auth_metrics_t, requests),
-      ngx_string("requests"), ngx_null_string, 0 },
+      ngx_string("requests"), ngx_null_string,
+      NGX_IOT_AUTH_NRESULTS - NGX_IOT_AUTH_SHARED, 0, 0 },
 
     { ngx_string("bcrypt_total"), NGX_IOT_AUTH_COUNTER,
       "bcrypt verifications run, by outcome.",
       ngx_string("outcome"), ngx_iot_auth_outcomes, 2,
       offsetof(ngx_iot_auth_metrics_t, bcrypt),
-      ngx_string("bcrypt"), ngx_null_string, 0 },
+      ngx_string("bcrypt"), ngx_null_string, 0, 0, 0 },
 
     { ngx_string("bcrypt_seconds_total"), NGX_IOT_AUTH_COUNTER,
       "Time spent in bcrypt.",
       ngx_null_string, NULL, 1,
       offsetof(ngx_iot_auth_metrics_t, bcrypt_usec),
-      ngx_string("bcrypt"), ngx_string("seconds"), 1 },
+      ngx_string("bcrypt"), ngx_string("seconds"), 0, 1, 0 },
 
     { ngx_string("cache_entries"), NGX_IOT_AUTH_GAUGE,
       "Devices held in the zone.",
       ngx_null_string, NULL, 1,
       offsetof(ngx_iot_auth_metrics_t, entries),
-      ngx_string("cache"), ngx_string("entries"), 0 },
+      ngx_string("cache"), ngx_string("entries"), 0, 0, 0 },
 
     { ngx_string("cache_evictions_total"), NGX_IOT_AUTH_COUNTER,
       "Devices evicted to make room.",
       ngx_null_string, NULL, 1,
       offsetof(ngx_iot_auth_metrics_t, evictions),
-      ngx_string("cache"), ngx_string("evictions"), 0 },
+      ngx_string("cache"), ngx_string("evictions"), 0, 0, 0 },
 
     { ngx_string("backend_errors_total"), NGX_IOT_AUTH_COUNTER,
       "Credential store lookups that failed.",
       ngx_string("backend"), ngx_iot_auth_backends, 1,
       offsetof(ngx_iot_auth_metrics_t,
                backend_errors[NGX_IOT_AUTH_BACKEND_REDIS]),
-      ngx_string("backend_errors"), ngx_null_string, 0 },
+      ngx_string("backend_errors"), ngx_null_string, 0, 0, 0 },
 
     { ngx_string("flights"), NGX_IOT_AUTH_GAUGE,
       "bcrypt verifications in progress.",
       ngx_null_string, NULL, 1,
       offsetof(ngx_iot_auth_metrics_t, flights),
-      ngx_null_string, ngx_string("flights"), 0 },
+      ngx_null_string, ngx_string("flights"), 0, 0, 0 },
 
     { ngx_string("waiters"), NGX_IOT_AUTH_GAUGE,
       "Requests waiting for a verification.",
       ngx_null_string, NULL, 1,
       offsetof(ngx_iot_auth_metrics_t, waiters),
-      ngx_null_string, ngx_string("waiters"), 0 }
+      ngx_null_string, ngx_string("waiters"), 0, 0, 0 },
+
+    { ngx_string("fleet_errors_total"), NGX_IOT_AUTH_COUNTER,
+      "Verifications decided alone: the fleet did not answer, or "
+      "answered what it never writes.",
+      ngx_null_string, NULL, 1,
+      offsetof(ngx_iot_auth_metrics_t, fleet_errors),
+      ngx_null_string, ngx_string("fleet_errors"), 0, 0, 1 }
 };
 
 
@@ -126,11 +140,12 @@ static ngx_iot_auth_family_t  ngx_iot_auth_families[] = {
 ngx_int_t
 ngx_iot_auth_status_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                 rc;
-    ngx_buf_t                *b;
-    ngx_chain_t               out;
-    ngx_array_t               snaps;
-    ngx_iot_auth_loc_conf_t  *iacf;
+    ngx_int_t                  rc;
+    ngx_buf_t                 *b;
+    ngx_chain_t                out;
+    ngx_array_t                snaps;
+    ngx_iot_auth_loc_conf_t   *iacf;
+    ngx_iot_auth_main_conf_t  *iamcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -153,14 +168,17 @@ ngx_iot_auth_status_handler(ngx_http_request_t *r)
 
     iacf = ngx_http_get_module_loc_conf(r, ngx_iot_auth_module);
 
+    iamcf = ngx_http_get_module_main_conf(r, ngx_iot_auth_module);
+
     if (iacf->status == NGX_IOT_AUTH_STATUS_JSON) {
         ngx_str_set(&r->headers_out.content_type, "application/json");
-        b->last = ngx_iot_auth_json(b->last, &snaps);
+        b->last = ngx_iot_auth_json(b->last, &snaps, iamcf->engine.fleet);
 
     } else {
         ngx_str_set(&r->headers_out.content_type,
                     "text/plain; version=0.0.4");
-        b->last = ngx_iot_auth_prometheus(b->last, &snaps);
+        b->last = ngx_iot_auth_prometheus(b->last, &snaps,
+                                          iamcf->engine.fleet);
     }
 
     r->headers_out.content_type_len = r->headers_out.content_type.len;
@@ -250,9 +268,9 @@ ngx_iot_auth_status_size(ngx_array_t *snaps)
 
 
 static u_char *
-ngx_iot_auth_prometheus(u_char *p, ngx_array_t *snaps)
+ngx_iot_auth_prometheus(u_char *p, ngx_array_t *snaps, ngx_uint_t fleet)
 {
-    ngx_uint_t                f, i, v;
+    ngx_uint_t                f, i, v, n;
     ngx_iot_auth_family_t    *fam;
     ngx_iot_auth_snapshot_t  *snap;
 
@@ -260,6 +278,11 @@ ngx_iot_auth_prometheus(u_char *p, ngx_array_t *snaps)
 
     for (f = 0; f < NGX_IOT_AUTH_NFAMILIES; f++) {
         fam = &ngx_iot_auth_families[f];
+        n = ngx_iot_auth_values(fam, fleet);
+
+        if (n == 0) {
+            continue;
+        }
 
         p = ngx_sprintf(p, "# HELP iot_auth_%V %s\n# TYPE iot_auth_%V %s\n",
                         &fam->name, fam->help, &fam->name,
@@ -267,7 +290,7 @@ ngx_iot_auth_prometheus(u_char *p, ngx_array_t *snaps)
                                                         : "counter");
 
         for (i = 0; i < snaps->nelts; i++) {
-            for (v = 0; v < fam->nvalues; v++) {
+            for (v = 0; v < n; v++) {
                 p = ngx_sprintf(p, "iot_auth_%V{zone=\"%V\"", &fam->name,
                                 snap[i].zone);
 
@@ -294,9 +317,9 @@ ngx_iot_auth_prometheus(u_char *p, ngx_array_t *snaps)
  */
 
 static u_char *
-ngx_iot_auth_json(u_char *p, ngx_array_t *snaps)
+ngx_iot_auth_json(u_char *p, ngx_array_t *snaps, ngx_uint_t fleet)
 {
-    ngx_uint_t                f, i, v, first;
+    ngx_uint_t                f, i, v, n, first;
     ngx_str_t                *group;
     ngx_iot_auth_family_t    *fam;
     ngx_iot_auth_snapshot_t  *snap;
@@ -313,6 +336,11 @@ ngx_iot_auth_json(u_char *p, ngx_array_t *snaps)
 
         for (f = 0; f < NGX_IOT_AUTH_NFAMILIES; f++) {
             fam = &ngx_iot_auth_families[f];
+            n = ngx_iot_auth_values(fam, fleet);
+
+            if (n == 0) {
+                continue;
+            }
 
             if (group && (fam->group.len != group->len
                           || ngx_strncmp(fam->group.data, group->data,
@@ -331,7 +359,7 @@ ngx_iot_auth_json(u_char *p, ngx_array_t *snaps)
                 first = 1;
             }
 
-            for (v = 0; v < fam->nvalues; v++) {
+            for (v = 0; v < n; v++) {
                 p = ngx_sprintf(p, "%s\"%V\":", first ? "" : ",",
                                 fam->label.len ? &fam->values[v]
                                                : &fam->key);
@@ -351,6 +379,19 @@ ngx_iot_auth_json(u_char *p, ngx_array_t *snaps)
     *p++ = LF;
 
     return p;
+}
+
+
+/* how many values of a family are shown, with or without the fleet */
+
+static ngx_uint_t
+ngx_iot_auth_values(ngx_iot_auth_family_t *fam, ngx_uint_t fleet)
+{
+    if (fleet) {
+        return fam->nvalues;
+    }
+
+    return fam->fleet ? 0 : fam->nvalues - fam->nfleet;
 }
 
 

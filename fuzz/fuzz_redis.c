@@ -3,9 +3,9 @@
  * Copyright (C) ngx_iot_auth authors
  *
  * Raw RESP bytes -> hiredis' reply reader -> the module's handlers of
- * what Redis sends back: ngx_iot_auth_redis_parse() (the HMGET reply
- * that becomes a record) and ngx_iot_auth_redis_message() (the
- * revocation channel: subscribe confirmations and published device ids).
+ * what Redis sends back: ngx_iot_auth_redis_parse_record() (the HMGET
+ * reply that becomes a record) and ngx_iot_auth_redis_message() (the
+ * subscriber: subscribe confirmations and published device ids).
  * Every complete reply in the input goes to both.
  *
  * A reply parsed as NGX_OK must carry a valid bcrypt hash (NUL-terminated
@@ -15,6 +15,7 @@
 
 #include "fuzz_common.h"
 #include "../ngx_iot_auth_redis.c"
+#include "../ngx_iot_auth_module.h"
 
 
 #define FUZZ_MAX_REPLIES  64
@@ -22,20 +23,8 @@
 
 
 static ngx_iot_auth_redis_endpoint_t  fuzz_ep;
+static ngx_iot_auth_main_conf_t       fuzz_iamcf;
 static redisAsyncContext              fuzz_ac;
-static ngx_uint_t                     fuzz_revoked;
-
-
-/* what the engine is given for each device id published */
-
-static void
-fuzz_revoke(void *data, ngx_str_t *device)
-{
-    fuzz_assert(data == &fuzz_ep);
-    fuzz_assert(ngx_iot_auth_record_valid_id(device->data, device->len));
-
-    fuzz_revoked++;
-}
 
 
 int
@@ -49,15 +38,13 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_ep.connect_timeout = 1000;
 
     ngx_iot_auth_redis_ep = &fuzz_ep;
-    ngx_iot_auth_redis_revoke = fuzz_revoke;
-    ngx_iot_auth_redis_revoke_data = &fuzz_ep;
 
     return 0;
 }
 
 
 static void
-fuzz_check_parse(ngx_iot_auth_redis_cmd_t *cmd, redisReply *reply,
+fuzz_check_parse(ngx_iot_auth_redis_fetch_t *cmd, redisReply *reply,
     ngx_int_t rc)
 {
     ngx_uint_t   i, nil;
@@ -153,18 +140,31 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     void                       *r;
     ngx_int_t                   rc;
-    ngx_uint_t                  n, revoked;
+    ngx_uint_t                  n;
     ngx_conf_t                  cf;
     redisReader                *reader;
     redisReply                 *reply;
-    ngx_iot_auth_redis_cmd_t   *cmd;
-    ngx_iot_auth_redis_peer_t   peer;
+    ngx_iot_auth_redis_peer_t    peer;
+    ngx_iot_auth_redis_fetch_t  *cmd;
 
     if (fuzz_huge_array(data, size)) {
         return 0;
     }
 
     fuzz_conf_begin(&cf);
+
+    /* ngx_iot_auth_revoke() walks the zones of the block */
+    fuzz_main_conf[FUZZ_IOT_INDEX] = &fuzz_iamcf;
+
+    if (ngx_array_init(&fuzz_iamcf.engine.zones, cf.pool, 1,
+                       sizeof(ngx_shm_zone_t *))
+        != NGX_OK)
+    {
+        abort();
+    }
+
+    ngx_iot_auth_redis_handlers.revoke = ngx_iot_auth_revoke;
+    ngx_iot_auth_redis_handlers.data = &fuzz_iamcf.engine;
 
     reader = redisReaderCreate();
     if (reader == NULL) {
@@ -190,33 +190,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         reply = r;
 
-        cmd = ngx_pcalloc(cf.pool, sizeof(ngx_iot_auth_redis_cmd_t));
+        cmd = ngx_pcalloc(cf.pool, sizeof(ngx_iot_auth_redis_fetch_t));
         if (cmd == NULL) {
             abort();
         }
 
-        cmd->event.log = &fuzz_log;
+        cmd->call.event.log = &fuzz_log;
         ngx_str_set(&cmd->key, "iot:device:dev1");
         cmd->perms = 0xdeadbeef;
 
-        rc = ngx_iot_auth_redis_parse(cmd, reply);
+        rc = ngx_iot_auth_redis_parse_record(&cmd->call, 0, reply);
         fuzz_check_parse(cmd, reply, rc);
 
-        revoked = fuzz_revoked;
         ngx_iot_auth_redis_message(&fuzz_ac, reply, &peer);
-        fuzz_assert(fuzz_revoked - revoked <= 1);
 
         freeReplyObject(reply);
     }
-
-    /* the connection went away: NULL reply */
-    cmd = ngx_pcalloc(cf.pool, sizeof(ngx_iot_auth_redis_cmd_t));
-    if (cmd == NULL) {
-        abort();
-    }
-
-    cmd->event.log = &fuzz_log;
-    fuzz_assert(ngx_iot_auth_redis_parse(cmd, NULL) == NGX_ERROR);
 
 done:
 

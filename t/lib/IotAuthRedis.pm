@@ -85,7 +85,9 @@ sub redis_start {
 
 # A fake Redis NAME on port PORT that answers "HMGET key ..." with
 # $replies->{key} (raw RESP, any bytes), or three nils when the key is not
-# there; PING gets +PONG, anything else +OK.  Commands may be pipelined.
+# there; PING gets +PONG, anything else +OK.  $replies may instead be a
+# sub, given each command's arguments: its raw RESP answers the command,
+# undef leaves it to the rules above.  Commands may be pipelined.
 # Stopped like a real one.
 
 sub fake_redis_start {
@@ -130,10 +132,12 @@ sub fake_redis_start {
 
             while (my $cmd = take_command($b)) {
                 my $verb = uc($cmd->[0] // '');
-                my $out = $verb eq 'PING' ? "+PONG\r\n"
-                        : $verb ne 'HMGET' ? "+OK\r\n"
-                        : $replies->{ $cmd->[1] // '' }
-                          // "*3\r\n\$-1\r\n\$-1\r\n\$-1\r\n";
+                my $out = ref $replies eq 'CODE' ? $replies->($cmd) : undef;
+                my $map = ref $replies eq 'HASH' ? $replies : {};
+                $out //= $verb eq 'PING' ? "+PONG\r\n"
+                       : $verb ne 'HMGET' ? "+OK\r\n"
+                       : $map->{ $cmd->[1] // '' }
+                         // "*3\r\n\$-1\r\n\$-1\r\n\$-1\r\n";
                 syswrite $s, $out;
             }
         }

@@ -33,7 +33,8 @@ our @EXPORT_OK = qw(herd herds steps replies replies_in tally http_get
 # A request is { uri => '/p', headers => { Name => 'value' },
 # delay => seconds before it is sent, abort_after => seconds after which
 # the client hangs up, conn => a connection of pinned_conns to send it on
-# instead of a new one }.  $opts{at} = [ seconds, sub { ... } ] runs the
+# instead of a new one, port => another port than the herd's }.
+# $opts{at} = [ seconds, sub { ... } ] runs the
 # sub once, that long after the start, while the herd is in flight.
 # Returns a list of { status, time, end, headers, body } in request
 # order; status is the HTTP code or 'aborted', 'timeout' or 'none' (closed
@@ -89,7 +90,7 @@ sub send_request {
     my ($c, $port, $sel, $by_fd) = @_;
 
     my $req = $c->{req};
-    my $http = $req->{conn} // IotAuthHTTP->new(port => $port);
+    my $http = $req->{conn} // IotAuthHTTP->new(port => $req->{port} // $port);
     $http->send($req->{uri} // '/', $req->{headers});
 
     $c->{http} = $http;
