@@ -18,6 +18,7 @@ use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes qw(time sleep);
 
+use IotAuthHTTP;
 use IotAuthRedis qw(free_port);
 
 our @EXPORT_OK = qw(gateway_start gateway_stop gateway_kill gateway_log
@@ -30,7 +31,9 @@ my %Sentinels;   # name => { pid, port, dir }
 
 # Starts gateway NAME: an nginx with worker_processes $o{workers} (2),
 # $o{http} in http{} and $o{server} in a server{} that listens on a free
-# port of 127.0.0.1, which is returned.  Waits until it answers (5 s).
+# port of 127.0.0.1, which is returned, in the protocol the test server
+# speaks (HTTP/1.1, or h2c: IotAuthHTTP talks to every server alike).
+# Waits until it answers (5 s).
 
 sub gateway_start {
     my ($name, %o) = @_;
@@ -45,6 +48,7 @@ sub gateway_start {
                            split ' ', $ENV{TEST_NGINX_LOAD_MODULES} // '';
     my $user = $> == 0 ? 'user root;' : '';
     my $workers = $o{workers} // 2;
+    my $http2 = IotAuthHTTP::h2() ? ' http2' : '';
 
     mkdir "$dir/$_" for qw(conf logs tmp);
 
@@ -68,7 +72,7 @@ http {
     scgi_temp_path $dir/tmp/scgi;
 $o{http}
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port$http2;
 $o{server}
     }
 }
