@@ -178,7 +178,8 @@ static ngx_iot_auth_flight_t *ngx_iot_auth_flight_new_locked(
     ngx_iot_auth_zone_t *zone, ngx_iot_auth_node_t *node,
     ngx_iot_auth_ticket_t *t);
 static void ngx_iot_auth_flight_join_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_flight_t *f, ngx_iot_auth_ticket_t *t);
+    ngx_iot_auth_node_t *node, ngx_iot_auth_flight_t *f,
+    ngx_iot_auth_ticket_t *t);
 static void ngx_iot_auth_flight_take_over_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_flight_t *f, ngx_iot_auth_ticket_t *t);
 static uint64_t ngx_iot_auth_flight_finish_locked(ngx_iot_auth_zone_t *zone,
@@ -545,23 +546,6 @@ ngx_iot_auth_cache_end_flight(ngx_iot_auth_zone_t *zone,
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
     return workers;
-}
-
-
-void
-ngx_iot_auth_cache_leave(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ticket_t *t)
-{
-    ngx_iot_auth_node_t  *node;
-
-    ngx_shmtx_lock(&zone->shpool->mutex);
-
-    node = ngx_iot_auth_cache_find_locked(zone, t->store, &t->device);
-
-    if (node && t->waiting) {
-        ngx_iot_auth_flight_leave_locked(zone, node, t);
-    }
-
-    ngx_shmtx_unlock(&zone->shpool->mutex);
 }
 
 
@@ -961,7 +945,7 @@ ngx_iot_auth_cache_admit_locked(ngx_iot_auth_zone_t *zone,
     }
 
     if (f) {
-        ngx_iot_auth_flight_join_locked(zone, f, t);
+        ngx_iot_auth_flight_join_locked(zone, node, f, t);
         return NGX_IOT_AUTH_JOIN;
     }
 
@@ -1112,8 +1096,6 @@ ngx_iot_auth_cache_bad_locked(ngx_iot_auth_zone_t *zone,
 }
 
 
-/* the mark holds for the version of the store that had no record */
-
 static void
 ngx_iot_auth_cache_lock_out_locked(ngx_iot_auth_node_t *node,
     ngx_msec_t duration)
@@ -1127,6 +1109,8 @@ ngx_iot_auth_cache_lock_out_locked(ngx_iot_auth_node_t *node,
     }
 }
 
+
+/* the mark holds for the version of the store that had no record */
 
 static void
 ngx_iot_auth_cache_unknown_locked(ngx_iot_auth_zone_t *zone,
@@ -1287,10 +1271,20 @@ ngx_iot_auth_flight_new_locked(ngx_iot_auth_zone_t *zone,
 }
 
 
+/*
+ * a waiter whose flight ended without an answer joins the one that
+ * replaced it: it is counted there, and gets that flight's outcome
+ */
+
 static void
 ngx_iot_auth_flight_join_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_flight_t *f, ngx_iot_auth_ticket_t *t)
+    ngx_iot_auth_node_t *node, ngx_iot_auth_flight_t *f,
+    ngx_iot_auth_ticket_t *t)
 {
+    if (t->waiting && t->flight != f->generation) {
+        ngx_iot_auth_flight_leave_locked(zone, node, t);
+    }
+
     if (!t->waiting) {
         t->waiting = 1;
         t->waited = 1;

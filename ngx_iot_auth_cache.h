@@ -191,9 +191,6 @@ ngx_int_t ngx_iot_auth_cache_stale(ngx_iot_auth_zone_t *zone,
 uint64_t ngx_iot_auth_cache_end_flight(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_ticket_t *t, ngx_iot_auth_outcome_e outcome,
     ngx_iot_auth_cred_t *cred);
-/* a waiter that goes away without a decision */
-void ngx_iot_auth_cache_leave(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_ticket_t *t);
 
 /*
  * a background re-check of a verdict answered (cred NULL: gone); NGX_OK

@@ -403,7 +403,9 @@ ngx_iot_auth_answered(ngx_iot_auth_req_t *req)
                                &req->cred);
         }
 
-        if (action != NGX_IOT_AUTH_OWN) {
+        /* in fleet mode the verification is claimed in the fleet first */
+
+        if (action != NGX_IOT_AUTH_OWN || req->conf->fleet) {
             ngx_iot_auth_act(req, action);
             return;
         }

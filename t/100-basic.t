@@ -7,7 +7,9 @@ use MIME::Base64 qw(encode_base64);
 # iot_auth_basic: the device id and token from "Authorization: Basic"
 # when the device headers are absent, and a Basic challenge with every
 # 401.  The credentials file is made here by htpasswd -B, as an
-# administrator moving from auth_basic would have it.
+# administrator moving from auth_basic would have it.  TEST 7, 9 and 10
+# run over HTTP/1.1 only (--- no_http2): they read the raw response
+# headers, or the line nginx's HTTP/1 parser logs for a repeated header.
 
 repeat_each(1);
 no_shuffle();
@@ -198,6 +200,7 @@ iot_auth: malformed device id of 5 bytes
 
 
 === TEST 7: two Authorization headers are refused by nginx itself
+--- no_http2
 --- request
 GET /p
 --- more_headers eval
@@ -263,6 +266,7 @@ nor valid Basic
 
 
 === TEST 9: the realm takes variables; quotes in it are escaped
+--- no_http2
 --- config
     location = /p {
         iot_auth zone=iot;
@@ -283,6 +287,7 @@ X-Site: north
 
 
 === TEST 10: server-level iot_auth_basic, one challenge after a redirect
+--- no_http2
 --- config
     iot_auth_basic fleet;
 
