@@ -16,9 +16,7 @@
 
 #include "ngx_iot_auth_cache.h"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/params.h>
 #include <openssl/rand.h>
 
 
@@ -124,8 +122,7 @@ struct ngx_iot_auth_sh_s {
 };
 
 
-static ngx_int_t ngx_iot_auth_cache_init_mac(ngx_iot_auth_zone_t *zone,
-    ngx_log_t *log);
+static void ngx_iot_auth_cache_init_key(ngx_iot_auth_zone_t *zone);
 static ngx_iot_auth_action_e ngx_iot_auth_cache_decide_locked(
     ngx_iot_auth_zone_t *zone, ngx_iot_auth_node_t *node,
     ngx_iot_auth_ticket_t *t);
@@ -218,7 +215,9 @@ ngx_iot_auth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         zone->sh = ozone->sh;
         zone->shpool = ozone->shpool;
 
-        return ngx_iot_auth_cache_init_mac(zone, shm_zone->shm.log);
+        ngx_iot_auth_cache_init_key(zone);
+
+        return NGX_OK;
     }
 
     zone->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
@@ -226,7 +225,9 @@ ngx_iot_auth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (shm_zone->shm.exists) {
         zone->sh = zone->shpool->data;
 
-        return ngx_iot_auth_cache_init_mac(zone, shm_zone->shm.log);
+        ngx_iot_auth_cache_init_key(zone);
+
+        return NGX_OK;
     }
 
     zone->sh = ngx_slab_calloc(zone->shpool, sizeof(ngx_iot_auth_sh_t));
@@ -261,51 +262,23 @@ ngx_iot_auth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     zone->shpool->log_nomem = 0;
 
-    return ngx_iot_auth_cache_init_mac(zone, shm_zone->shm.log);
+    ngx_iot_auth_cache_init_key(zone);
+
+    return NGX_OK;
 }
 
 
-static ngx_int_t
-ngx_iot_auth_cache_init_mac(ngx_iot_auth_zone_t *zone, ngx_log_t *log)
+static void
+ngx_iot_auth_cache_init_key(ngx_iot_auth_zone_t *zone)
 {
-    size_t       len;
-    u_char      *key;
-    EVP_MAC     *mac;
-    OSSL_PARAM   params[2];
-
     if (zone->secret->len) {
-        key = zone->secret->data;
-        len = zone->secret->len;
+        ngx_iot_auth_hmac_init(&zone->hmac, zone->secret->data,
+                               zone->secret->len);
 
     } else {
-        key = zone->sh->key;
-        len = NGX_IOT_AUTH_KEY_LEN;
+        ngx_iot_auth_hmac_init(&zone->hmac, zone->sh->key,
+                               NGX_IOT_AUTH_KEY_LEN);
     }
-
-    mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
-    if (mac == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, log, 0, "EVP_MAC_fetch(HMAC) failed");
-        return NGX_ERROR;
-    }
-
-    zone->mac = EVP_MAC_CTX_new(mac);
-    EVP_MAC_free(mac);
-
-    if (zone->mac == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, log, 0, "EVP_MAC_CTX_new() failed");
-        return NGX_ERROR;
-    }
-
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                 (char *) "SHA256", 0);
-    params[1] = OSSL_PARAM_construct_end();
-
-    if (EVP_MAC_init(zone->mac, key, len, params) != 1) {
-        ngx_log_error(NGX_LOG_EMERG, log, 0, "EVP_MAC_init() failed");
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
 }
 
 
@@ -315,47 +288,25 @@ ngx_iot_auth_cache_init_mac(ngx_iot_auth_zone_t *zone, ngx_log_t *log)
  * with a digest
  */
 
-ngx_int_t
+void
 ngx_iot_auth_cache_digest(ngx_iot_auth_zone_t *zone, ngx_str_t *device,
     ngx_str_t *token, u_char *digest)
 {
-    size_t               len;
-    static const u_char  zero;
-
-    if (EVP_MAC_init(zone->mac, NULL, 0, NULL) != 1
-        || EVP_MAC_update(zone->mac, device->data, device->len) != 1
-        || EVP_MAC_update(zone->mac, &zero, 1) != 1
-        || EVP_MAC_update(zone->mac, token->data, token->len) != 1
-        || EVP_MAC_final(zone->mac, digest, &len, NGX_IOT_AUTH_DIGEST_LEN)
-           != 1)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    ngx_iot_auth_hmac(&zone->hmac, device->data, device->len, token->data,
+                      token->len, digest);
 }
 
 
-ngx_int_t
+void
 ngx_iot_auth_cache_fingerprint(ngx_iot_auth_zone_t *zone, u_char *hash,
     u_char *fprint)
 {
-    size_t               len;
-    u_char               digest[NGX_IOT_AUTH_DIGEST_LEN];
-    static const u_char  zero;
+    u_char  digest[NGX_IOT_AUTH_DIGEST_LEN];
 
-    if (EVP_MAC_init(zone->mac, NULL, 0, NULL) != 1
-        || EVP_MAC_update(zone->mac, &zero, 1) != 1
-        || EVP_MAC_update(zone->mac, hash, NGX_IOT_AUTH_HASH_LEN) != 1
-        || EVP_MAC_final(zone->mac, digest, &len, NGX_IOT_AUTH_DIGEST_LEN)
-           != 1)
-    {
-        return NGX_ERROR;
-    }
+    ngx_iot_auth_hmac(&zone->hmac, (u_char *) "", 0, hash,
+                      NGX_IOT_AUTH_HASH_LEN, digest);
 
     ngx_memcpy(fprint, digest, NGX_IOT_AUTH_FPRINT_LEN);
-
-    return NGX_OK;
 }
 
 

@@ -25,7 +25,7 @@ typedef struct {
 
 static ngx_uint_t ngx_iot_auth_conf_zone_name(ngx_str_t *name);
 static ngx_int_t ngx_iot_auth_conf_time(ngx_str_t *value, size_t name);
-static void ngx_iot_auth_conf_free_mac(void *data);
+static void ngx_iot_auth_conf_wipe_key(void *data);
 
 
 ngx_conf_num_bounds_t  ngx_iot_auth_max_pending_bounds = {
@@ -226,7 +226,7 @@ ngx_iot_auth_conf_zone(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    cln->handler = ngx_iot_auth_conf_free_mac;
+    cln->handler = ngx_iot_auth_conf_wipe_key;
     cln->data = zone;
 
     zone->shm_zone = shm_zone;
@@ -750,9 +750,9 @@ ngx_iot_auth_conf_time(ngx_str_t *value, size_t name)
 
 
 static void
-ngx_iot_auth_conf_free_mac(void *data)
+ngx_iot_auth_conf_wipe_key(void *data)
 {
     ngx_iot_auth_zone_t  *zone = data;
 
-    EVP_MAC_CTX_free(zone->mac);
+    ngx_iot_auth_hmac_wipe(&zone->hmac);
 }

@@ -36,7 +36,6 @@ static void ngx_iot_auth_lookup(ngx_iot_auth_req_t *req);
 static void ngx_iot_auth_fetched(void *data, ngx_int_t rc,
     ngx_iot_auth_record_t *rec);
 static void ngx_iot_auth_answered(ngx_iot_auth_req_t *req);
-static ngx_int_t ngx_iot_auth_usable(ngx_iot_auth_req_t *req);
 static void ngx_iot_auth_unavailable(ngx_iot_auth_req_t *req);
 static void ngx_iot_auth_bcrypt(ngx_iot_auth_req_t *req);
 static void ngx_iot_auth_bcrypt_done(ngx_iot_auth_bcrypt_t *b);
@@ -95,14 +94,7 @@ ngx_iot_auth_verify(ngx_iot_auth_req_t *req, ngx_iot_auth_conf_t *conf,
     t->lockout = &conf->lockout;
     t->wait_timeout = conf->wait_timeout;
 
-    if (ngx_iot_auth_cache_digest(req->zone, device, token, t->digest)
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_CRIT, log, 0,
-                      "iot_auth: HMAC failed for device \"%V\"", device);
-        ngx_iot_auth_done(req, NGX_IOT_AUTH_ERROR);
-        return NGX_OK;
-    }
+    ngx_iot_auth_cache_digest(req->zone, device, token, t->digest);
 
     ngx_iot_auth_run(req);
 
@@ -271,6 +263,8 @@ ngx_iot_auth_fetched(void *data, ngx_int_t rc, ngx_iot_auth_record_t *rec)
 
     if (rc == NGX_OK) {
         ngx_memcpy(req->hash, rec->hash, NGX_IOT_AUTH_HASH_LEN);
+        ngx_iot_auth_cache_fingerprint(req->zone, rec->hash,
+                                       req->cred.fprint);
         req->cred.perms = rec->perms;
         req->cred.version = req->conf->store.version;
 
@@ -301,10 +295,6 @@ ngx_iot_auth_answered(ngx_iot_auth_req_t *req)
         return;
     }
 
-    if (ngx_iot_auth_usable(req) != NGX_OK) {
-        return;
-    }
-
     if (!req->owner) {
 
         /* a re-check: the verdict holds while the stored hash is the same */
@@ -332,29 +322,6 @@ ngx_iot_auth_answered(ngx_iot_auth_req_t *req)
     }
 
     ngx_iot_auth_bcrypt(req);
-}
-
-
-/* the fingerprint a verdict will remember of the record */
-
-static ngx_int_t
-ngx_iot_auth_usable(ngx_iot_auth_req_t *req)
-{
-    if (req->fetched != NGX_OK
-        || ngx_iot_auth_cache_fingerprint(req->zone, req->hash,
-                                          req->cred.fprint)
-           == NGX_OK)
-    {
-        return NGX_OK;
-    }
-
-    if (req->owner) {
-        ngx_iot_auth_end_flight(req, NGX_IOT_AUTH_NO_ANSWER);
-    }
-
-    ngx_iot_auth_done(req, NGX_IOT_AUTH_ERROR);
-
-    return NGX_ERROR;
 }
 
 
@@ -570,10 +537,8 @@ ngx_iot_auth_refreshed(void *data, ngx_int_t rc, ngx_iot_auth_record_t *rec)
         ngx_iot_auth_cache_refresh(rf->zone, conf->store.id, &rf->device,
                                    rf->digest, NULL);
 
-    } else if (ngx_iot_auth_cache_fingerprint(rf->zone, rec->hash,
-                                              cred.fprint)
-               == NGX_OK)
-    {
+    } else {
+        ngx_iot_auth_cache_fingerprint(rf->zone, rec->hash, cred.fprint);
         cred.perms = rec->perms;
         cred.version = conf->store.version;
 
