@@ -148,7 +148,7 @@ static void ngx_iot_auth_cache_good_locked(ngx_iot_auth_zone_t *zone,
 static void ngx_iot_auth_cache_bad_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node, ngx_iot_auth_ticket_t *t);
 static void ngx_iot_auth_cache_unknown_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node);
+    ngx_iot_auth_node_t *node, uint64_t version);
 static void ngx_iot_auth_cache_retire_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node);
 static ngx_int_t ngx_iot_auth_cache_recheck_locked(ngx_iot_auth_zone_t *zone,
@@ -378,7 +378,7 @@ ngx_iot_auth_cache_revalidate(ngx_iot_auth_zone_t *zone,
 
     } else {
         if (cred == NULL) {
-            ngx_iot_auth_cache_unknown_locked(zone, node);
+            ngx_iot_auth_cache_unknown_locked(zone, node, t->version);
         }
 
         action = ngx_iot_auth_cache_decide_locked(zone, node, t);
@@ -456,7 +456,7 @@ ngx_iot_auth_cache_end_flight(ngx_iot_auth_zone_t *zone,
         break;
 
     case NGX_IOT_AUTH_NO_DEVICE:
-        ngx_iot_auth_cache_unknown_locked(zone, node);
+        ngx_iot_auth_cache_unknown_locked(zone, node, t->version);
         break;
 
     default: /* NGX_IOT_AUTH_NO_ANSWER */
@@ -490,7 +490,8 @@ ngx_iot_auth_cache_leave(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ticket_t *t)
 
 void
 ngx_iot_auth_cache_refresh(ngx_iot_auth_zone_t *zone, uint64_t store,
-    ngx_str_t *device, u_char *digest, ngx_iot_auth_cred_t *cred)
+    uint64_t version, ngx_str_t *device, u_char *digest,
+    ngx_iot_auth_cred_t *cred)
 {
     ngx_iot_auth_node_t  *node;
 
@@ -503,7 +504,7 @@ ngx_iot_auth_cache_refresh(ngx_iot_auth_zone_t *zone, uint64_t store,
         && ngx_iot_auth_cache_recheck_locked(zone, node, cred) != NGX_OK
         && cred == NULL)
     {
-        ngx_iot_auth_cache_unknown_locked(zone, node);
+        ngx_iot_auth_cache_unknown_locked(zone, node, version);
     }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
@@ -615,7 +616,9 @@ ngx_iot_auth_cache_decide_locked(ngx_iot_auth_zone_t *zone,
 
     if (node->unknown) {
 
-        if ((ngx_msec_int_t) (node->expire - ngx_current_msec) > 0) {
+        if (node->version == t->version
+            && (ngx_msec_int_t) (node->expire - ngx_current_msec) > 0)
+        {
             t->result = NGX_IOT_AUTH_UNKNOWN;
             return NGX_IOT_AUTH_REJECT;
         }
@@ -884,13 +887,16 @@ ngx_iot_auth_cache_bad_locked(ngx_iot_auth_zone_t *zone,
 }
 
 
+/* the mark holds for the version of the store that had no record */
+
 static void
 ngx_iot_auth_cache_unknown_locked(ngx_iot_auth_zone_t *zone,
-    ngx_iot_auth_node_t *node)
+    ngx_iot_auth_node_t *node, uint64_t version)
 {
     ngx_iot_auth_cache_retire_locked(zone, node);
 
     node->unknown = 1;
+    node->version = version;
     node->expire = ngx_current_msec + zone->negative_ttl;
 }
 

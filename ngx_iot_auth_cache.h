@@ -181,7 +181,8 @@ void ngx_iot_auth_cache_leave(ngx_iot_auth_zone_t *zone,
 
 /* a background re-check of a verdict answered (cred NULL: gone) */
 void ngx_iot_auth_cache_refresh(ngx_iot_auth_zone_t *zone, uint64_t store,
-    ngx_str_t *device, u_char *digest, ngx_iot_auth_cred_t *cred);
+    uint64_t version, ngx_str_t *device, u_char *digest,
+    ngx_iot_auth_cred_t *cred);
 /* drops the device's verdicts in every store; keeps its lockout */
 void ngx_iot_auth_cache_revoke(ngx_iot_auth_zone_t *zone, ngx_str_t *device);
 

@@ -534,7 +534,8 @@ ngx_iot_auth_refreshed(void *data, ngx_int_t rc, ngx_iot_auth_record_t *rec)
                                                conf->store.backend);
 
     } else if (rc == NGX_DECLINED || rec->cost > conf->max_cost) {
-        ngx_iot_auth_cache_refresh(rf->zone, conf->store.id, &rf->device,
+        ngx_iot_auth_cache_refresh(rf->zone, conf->store.id,
+                                   conf->store.version, &rf->device,
                                    rf->digest, NULL);
 
     } else {
@@ -542,7 +543,8 @@ ngx_iot_auth_refreshed(void *data, ngx_int_t rc, ngx_iot_auth_record_t *rec)
         cred.perms = rec->perms;
         cred.version = conf->store.version;
 
-        ngx_iot_auth_cache_refresh(rf->zone, conf->store.id, &rf->device,
+        ngx_iot_auth_cache_refresh(rf->zone, conf->store.id,
+                                   conf->store.version, &rf->device,
                                    rf->digest, &cred);
     }
 
