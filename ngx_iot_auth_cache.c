@@ -103,6 +103,22 @@ typedef struct {
 } ngx_iot_auth_flight_t;
 
 
+/*
+ * the counters of one process: written by that process alone, without
+ * a lock or an atomic operation; the status page sums them.  A process
+ * that exits leaves its counts to the next one that takes the slot
+ */
+
+struct ngx_iot_auth_counters_s {
+    ngx_queue_t                  queue;        /* in sh->counters */
+    ngx_pid_t                    pid;          /* 0: free */
+    ngx_uint_t                   requests[NGX_IOT_AUTH_NRESULTS];
+    ngx_uint_t                   bcrypt[2];    /* match, mismatch */
+    ngx_uint_t                   bcrypt_usec;
+    ngx_uint_t                   backend_errors[NGX_IOT_AUTH_NBACKENDS];
+};
+
+
 struct ngx_iot_auth_sh_s {
     ngx_rbtree_t                 rbtree;
     ngx_rbtree_node_t            sentinel;
@@ -113,11 +129,8 @@ struct ngx_iot_auth_sh_s {
     ngx_uint_t                   entries;
     ngx_uint_t                   flights;      /* in progress */
     ngx_uint_t                   waiters;      /* of flights in progress */
-    ngx_atomic_t                 requests[NGX_IOT_AUTH_NRESULTS];
-    ngx_atomic_t                 bcrypt[2];    /* match, mismatch */
-    ngx_atomic_t                 bcrypt_usec;
-    ngx_atomic_t                 evictions;
-    ngx_atomic_t                 backend_errors[NGX_IOT_AUTH_NBACKENDS];
+    ngx_uint_t                   evictions;
+    ngx_queue_t                  counters;     /* ngx_iot_auth_counters_t */
     u_char                       key[NGX_IOT_AUTH_KEY_LEN];
 };
 
@@ -242,6 +255,7 @@ ngx_iot_auth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_queue_init(&zone->sh->verified);
     ngx_queue_init(&zone->sh->negative);
+    ngx_queue_init(&zone->sh->counters);
 
     if (RAND_bytes(zone->sh->key, NGX_IOT_AUTH_KEY_LEN) != 1) {
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
@@ -546,11 +560,79 @@ ngx_iot_auth_cache_revoke(ngx_iot_auth_zone_t *zone, ngx_str_t *device)
 }
 
 
+/*
+ * a process's counters: a free slot, or one whose process is gone, or
+ * a new one
+ */
+
+ngx_int_t
+ngx_iot_auth_cache_init_process(ngx_iot_auth_zone_t *zone, ngx_log_t *log)
+{
+    ngx_queue_t              *q;
+    ngx_iot_auth_counters_t  *c;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (q = ngx_queue_head(&zone->sh->counters);
+         q != ngx_queue_sentinel(&zone->sh->counters);
+         q = ngx_queue_next(q))
+    {
+        c = ngx_queue_data(q, ngx_iot_auth_counters_t, queue);
+
+        if (c->pid == 0 || c->pid == ngx_pid
+            || (kill(c->pid, 0) == -1 && ngx_errno == NGX_ESRCH))
+        {
+            goto found;
+        }
+    }
+
+    c = ngx_iot_auth_cache_alloc_locked(zone,
+                                        sizeof(ngx_iot_auth_counters_t),
+                                        NULL);
+    if (c == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "could not allocate counters in iot_auth zone \"%V\"",
+                      &zone->shm_zone->shm.name);
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(c, sizeof(ngx_iot_auth_counters_t));
+    ngx_queue_insert_tail(&zone->sh->counters, &c->queue);
+
+found:
+
+    c->pid = ngx_pid;
+    zone->counters = c;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_iot_auth_cache_exit_process(ngx_iot_auth_zone_t *zone)
+{
+    if (zone->counters == NULL) {
+        return;
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    zone->counters->pid = 0;
+    zone->counters = NULL;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
 void
 ngx_iot_auth_cache_count(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_result_e result)
 {
-    (void) ngx_atomic_fetch_add(&zone->sh->requests[result], 1);
+    zone->counters->requests[result]++;
 }
 
 
@@ -558,8 +640,8 @@ void
 ngx_iot_auth_cache_count_bcrypt(ngx_iot_auth_zone_t *zone, ngx_uint_t match,
     ngx_msec_t usec)
 {
-    (void) ngx_atomic_fetch_add(&zone->sh->bcrypt[match ? 0 : 1], 1);
-    (void) ngx_atomic_fetch_add(&zone->sh->bcrypt_usec, usec);
+    zone->counters->bcrypt[match ? 0 : 1]++;
+    zone->counters->bcrypt_usec += usec;
 }
 
 
@@ -567,7 +649,7 @@ void
 ngx_iot_auth_cache_count_backend_error(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_backend_e backend)
 {
-    (void) ngx_atomic_fetch_add(&zone->sh->backend_errors[backend], 1);
+    zone->counters->backend_errors[backend]++;
 }
 
 
@@ -575,26 +657,37 @@ void
 ngx_iot_auth_cache_metrics(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_metrics_t *m)
 {
-    ngx_uint_t          i;
-    ngx_iot_auth_sh_t  *sh;
+    ngx_uint_t                i;
+    ngx_queue_t              *q;
+    ngx_iot_auth_sh_t        *sh;
+    ngx_iot_auth_counters_t  *c;
 
     sh = zone->sh;
 
-    for (i = 0; i < NGX_IOT_AUTH_NRESULTS; i++) {
-        m->requests[i] = sh->requests[i];
-    }
-
-    for (i = 0; i < NGX_IOT_AUTH_NBACKENDS; i++) {
-        m->backend_errors[i] = sh->backend_errors[i];
-    }
-
-    m->bcrypt[0] = sh->bcrypt[0];
-    m->bcrypt[1] = sh->bcrypt[1];
-    m->bcrypt_usec = sh->bcrypt_usec;
-    m->evictions = sh->evictions;
+    ngx_memzero(m, sizeof(ngx_iot_auth_metrics_t));
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
+    for (q = ngx_queue_head(&sh->counters);
+         q != ngx_queue_sentinel(&sh->counters);
+         q = ngx_queue_next(q))
+    {
+        c = ngx_queue_data(q, ngx_iot_auth_counters_t, queue);
+
+        for (i = 0; i < NGX_IOT_AUTH_NRESULTS; i++) {
+            m->requests[i] += c->requests[i];
+        }
+
+        for (i = 0; i < NGX_IOT_AUTH_NBACKENDS; i++) {
+            m->backend_errors[i] += c->backend_errors[i];
+        }
+
+        m->bcrypt[0] += c->bcrypt[0];
+        m->bcrypt[1] += c->bcrypt[1];
+        m->bcrypt_usec += c->bcrypt_usec;
+    }
+
+    m->evictions = sh->evictions;
     m->entries = sh->entries;
     m->flights = sh->flights;
     m->waiters = sh->waiters;
@@ -1470,7 +1563,7 @@ ngx_iot_auth_cache_evict_from_locked(ngx_iot_auth_zone_t *zone,
         }
 
         ngx_iot_auth_cache_delete_locked(zone, node);
-        (void) ngx_atomic_fetch_add(&zone->sh->evictions, 1);
+        zone->sh->evictions++;
 
         return NGX_OK;
     }

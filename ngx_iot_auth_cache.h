@@ -95,6 +95,7 @@ typedef struct {
 
 
 typedef struct ngx_iot_auth_sh_s  ngx_iot_auth_sh_t;
+typedef struct ngx_iot_auth_counters_s  ngx_iot_auth_counters_t;
 
 
 /* a zone as one process sees it (shm_zone->data) */
@@ -108,6 +109,7 @@ typedef struct {
     ngx_uint_t                   refresh;      /* % of ttl: re-check after */
     ngx_str_t                   *secret;       /* iot_auth_secret_file */
     ngx_iot_auth_hmac_t          hmac;         /* HMAC-SHA256 under the key */
+    ngx_iot_auth_counters_t     *counters;     /* this process's, in sh */
 } ngx_iot_auth_zone_t;
 
 
@@ -153,6 +155,10 @@ typedef struct {
 
 
 ngx_int_t ngx_iot_auth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+/* in a process that serves requests: its counters in the zone */
+ngx_int_t ngx_iot_auth_cache_init_process(ngx_iot_auth_zone_t *zone,
+    ngx_log_t *log);
+void ngx_iot_auth_cache_exit_process(ngx_iot_auth_zone_t *zone);
 
 /* digest = HMAC-SHA256(key, device 0x00 token) */
 void ngx_iot_auth_cache_digest(ngx_iot_auth_zone_t *zone, ngx_str_t *device,
@@ -186,6 +192,7 @@ void ngx_iot_auth_cache_refresh(ngx_iot_auth_zone_t *zone, uint64_t store,
 /* drops the device's verdicts in every store; keeps its lockout */
 void ngx_iot_auth_cache_revoke(ngx_iot_auth_zone_t *zone, ngx_str_t *device);
 
+/* counted by this process, summed by ngx_iot_auth_cache_metrics() */
 void ngx_iot_auth_cache_count(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_result_e result);
 void ngx_iot_auth_cache_count_bcrypt(ngx_iot_auth_zone_t *zone,

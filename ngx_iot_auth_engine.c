@@ -606,8 +606,29 @@ ngx_iot_auth_engine_init_module(ngx_cycle_t *cycle, ngx_iot_auth_main_t *iam)
 ngx_int_t
 ngx_iot_auth_engine_init_process(ngx_cycle_t *cycle, ngx_iot_auth_main_t *iam)
 {
+    ngx_uint_t        i;
+    ngx_shm_zone_t  **zones;
+
     if (iam == NULL || iam->zones.nelts == 0) {
         return NGX_OK;
+    }
+
+    /* cache managers and loaders run init_process too, but no requests */
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    zones = iam->zones.elts;
+
+    for (i = 0; i < iam->zones.nelts; i++) {
+        if (ngx_iot_auth_cache_init_process(zones[i]->data, cycle->log)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     if (ngx_iot_auth_flight_init_process(cycle) != NGX_OK) {
@@ -626,7 +647,20 @@ ngx_iot_auth_engine_init_process(ngx_cycle_t *cycle, ngx_iot_auth_main_t *iam)
 void
 ngx_iot_auth_engine_exit_process(ngx_cycle_t *cycle, ngx_iot_auth_main_t *iam)
 {
-    if (iam && iam->zones.nelts && iam->redis) {
+    ngx_uint_t        i;
+    ngx_shm_zone_t  **zones;
+
+    if (iam == NULL || iam->zones.nelts == 0) {
+        return;
+    }
+
+    if (iam->redis) {
         ngx_iot_auth_redis_exit_process(cycle);
+    }
+
+    zones = iam->zones.elts;
+
+    for (i = 0; i < iam->zones.nelts; i++) {
+        ngx_iot_auth_cache_exit_process(zones[i]->data);
     }
 }

@@ -21,7 +21,7 @@ use Time::HiRes qw(time sleep);
 our @EXPORT_OK = qw(herd tally write_html worker_pids
                     block_defaults p_defaults p_config p_files p_req creds
                     summary herds steps wait_lines
-                    pinned_conns ka_send ka_status);
+                    pinned_conns ka_send ka_status by_worker);
 
 # Sends one request per entry of $reqs, each on its own connection, and
 # waits for every answer (bounded by $opts{timeout}, default 30 s).
@@ -408,6 +408,42 @@ sub ka_status {
         return ('closed', '', {}) unless $n;
         $buf .= $chunk;
     }
+}
+
+# Sends the requests of $plan->[i] on a keep-alive connection pinned to
+# the i-th worker (workers in pid order), one after the other; a request
+# is [uri, device, token] ([uri] without credentials).  Returns one line
+# per request: "worker I URI: STATUS RESULT" (RESULT from the X-Result
+# header, '-' without one), and the body of the last response of each
+# worker in $bodies->[i] when a list is given.  %opts as for
+# pinned_conns (workers: how many; default: as many as $plan has).
+
+sub by_worker {
+    my ($plan, $bodies, %opts) = @_;
+
+    my $conns = pinned_conns(workers => scalar @$plan, %opts);
+    my @pids = (sort { $a <=> $b } keys %$conns)[0 .. $#$plan];
+    my $out = '';
+
+    for my $i (0 .. $#$plan) {
+        my $sock = $conns->{ $pids[$i] }[0];
+
+        for my $req (@{ $plan->[$i] }) {
+            my ($uri, $dev, $token) = @$req;
+            ka_send($sock, $uri, defined $dev
+                                 ? ('X-Device-Id' => $dev,
+                                    'X-Device-Token' => $token)
+                                 : ());
+            my ($status, $body, $h) = ka_status($sock, 30);
+            $out .= "worker $i $uri: $status " . ($h->{'x-result'} // '-')
+                    . "\n";
+            $bodies->[$i] = $body if $bodies;
+        }
+    }
+
+    close $_ for map { @$_ } values %$conns;
+
+    return $out;
 }
 
 1;
