@@ -37,6 +37,10 @@
  */
 #define NGX_IOT_AUTH_OUTCOME_KEEP    5000
 
+/* the verdict table: a slot per this many bytes of zone, in sets of 4 */
+#define NGX_IOT_AUTH_VERDICT_SPACE   1024
+#define NGX_IOT_AUTH_VERDICT_WAYS    4
+
 
 typedef struct {
     u_char                       digest[NGX_IOT_AUTH_DIGEST_LEN];
@@ -104,6 +108,23 @@ typedef struct {
 
 
 /*
+ * a copy of a live verdict, in the verdict table: what a HIT needs,
+ * found by the digest alone and read without the zone's mutex.  Written
+ * only under the mutex, with seq odd while it is written; a reader
+ * that sees seq odd or changed takes the mutex.  expire 0: no verdict
+ */
+
+typedef struct {
+    uint32_t                     seq;
+    uint32_t                     perms;
+    ngx_msec_t                   expire;
+    uint64_t                     store;
+    uint64_t                     version;
+    u_char                       digest[NGX_IOT_AUTH_DIGEST_LEN];
+} ngx_iot_auth_verdict_t;
+
+
+/*
  * the counters of one process: written by that process alone, without
  * a lock or an atomic operation; the status page sums them.  A process
  * that exits leaves its counts to the next one that takes the slot
@@ -131,6 +152,8 @@ struct ngx_iot_auth_sh_s {
     ngx_uint_t                   waiters;      /* of flights in progress */
     ngx_uint_t                   evictions;
     ngx_queue_t                  counters;     /* ngx_iot_auth_counters_t */
+    ngx_iot_auth_verdict_t      *verdicts;     /* the verdict table */
+    ngx_uint_t                   sets;         /* its sets, a power of 2 */
     u_char                       key[NGX_IOT_AUTH_KEY_LEN];
 };
 
@@ -166,6 +189,20 @@ static void ngx_iot_auth_cache_retire_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node);
 static ngx_int_t ngx_iot_auth_cache_recheck_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node, ngx_iot_auth_cred_t *cred);
+
+static ngx_inline ngx_uint_t ngx_iot_auth_cache_same(u_char *a, u_char *b);
+static ngx_int_t ngx_iot_auth_cache_init_verdicts(ngx_shm_zone_t *shm_zone,
+    ngx_iot_auth_zone_t *zone);
+static ngx_int_t ngx_iot_auth_cache_hit(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_ticket_t *t);
+static ngx_iot_auth_verdict_t *ngx_iot_auth_cache_verdicts(
+    ngx_iot_auth_zone_t *zone, u_char *digest);
+static void ngx_iot_auth_cache_publish_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node);
+static void ngx_iot_auth_cache_unpublish_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node);
+static void ngx_iot_auth_cache_write_verdict_locked(ngx_iot_auth_verdict_t *v,
+    ngx_iot_auth_node_t *node);
 
 static ngx_iot_auth_flight_t *ngx_iot_auth_flight_find_locked(
     ngx_iot_auth_node_t *node, u_char *digest);
@@ -257,6 +294,10 @@ ngx_iot_auth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_queue_init(&zone->sh->negative);
     ngx_queue_init(&zone->sh->counters);
 
+    if (ngx_iot_auth_cache_init_verdicts(shm_zone, zone) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (RAND_bytes(zone->sh->key, NGX_IOT_AUTH_KEY_LEN) != 1) {
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
                       "RAND_bytes() failed for iot_auth zone \"%V\"",
@@ -297,6 +338,58 @@ ngx_iot_auth_cache_init_key(ngx_iot_auth_zone_t *zone)
 
 
 /*
+ * whether two digests are equal, in constant time; CRYPTO_memcmp()
+ * compares a byte at a time, at several times the cost
+ */
+
+static ngx_inline ngx_uint_t
+ngx_iot_auth_cache_same(u_char *a, u_char *b)
+{
+    uint64_t    x, y, d;
+    ngx_uint_t  i;
+
+    d = 0;
+
+    for (i = 0; i < NGX_IOT_AUTH_DIGEST_LEN; i += sizeof(uint64_t)) {
+        ngx_memcpy(&x, a + i, sizeof(uint64_t));
+        ngx_memcpy(&y, b + i, sizeof(uint64_t));
+        d |= x ^ y;
+    }
+
+    return d == 0;
+}
+
+
+/* the verdict table: a slot per NGX_IOT_AUTH_VERDICT_SPACE bytes */
+
+static ngx_int_t
+ngx_iot_auth_cache_init_verdicts(ngx_shm_zone_t *shm_zone,
+    ngx_iot_auth_zone_t *zone)
+{
+    size_t      size;
+    ngx_uint_t  sets;
+
+    sets = shm_zone->shm.size
+           / (NGX_IOT_AUTH_VERDICT_SPACE * NGX_IOT_AUTH_VERDICT_WAYS);
+
+    while (sets & (sets - 1)) {
+        sets &= sets - 1;
+    }
+
+    size = sets * NGX_IOT_AUTH_VERDICT_WAYS * sizeof(ngx_iot_auth_verdict_t);
+
+    zone->sh->verdicts = ngx_slab_calloc(zone->shpool, size);
+    if (zone->sh->verdicts == NULL) {
+        return NGX_ERROR;
+    }
+
+    zone->sh->sets = sets;
+
+    return NGX_OK;
+}
+
+
+/*
  * digest = HMAC-SHA256(key, device 0x00 token); a device id is never
  * empty, so a fingerprint, HMAC-SHA256(key, 0x00 hash), cannot collide
  * with a digest
@@ -329,6 +422,12 @@ ngx_iot_auth_cache_decide(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ticket_t *t)
 {
     ngx_iot_auth_node_t    *node;
     ngx_iot_auth_action_e   action;
+
+    /* a request that waited is decided from its flight: under the mutex */
+
+    if (!t->waited && ngx_iot_auth_cache_hit(zone, t) == NGX_OK) {
+        return NGX_IOT_AUTH_ALLOW;
+    }
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -383,8 +482,7 @@ ngx_iot_auth_cache_revalidate(ngx_iot_auth_zone_t *zone,
     }
 
     if (node->good
-        && CRYPTO_memcmp(node->digest, t->digest, NGX_IOT_AUTH_DIGEST_LEN)
-           == 0
+        && ngx_iot_auth_cache_same(node->digest, t->digest)
         && ngx_iot_auth_cache_recheck_locked(zone, node, cred) == NGX_OK)
     {
         t->perms = cred->perms;
@@ -425,8 +523,7 @@ ngx_iot_auth_cache_stale(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ticket_t *t,
     node = ngx_iot_auth_cache_find_locked(zone, t->store, &t->device);
 
     if (node && node->good
-        && CRYPTO_memcmp(node->digest, t->digest, NGX_IOT_AUTH_DIGEST_LEN)
-           == 0
+        && ngx_iot_auth_cache_same(node->digest, t->digest)
         && (ngx_msec_int_t) (node->expire + stale_if_error - ngx_current_msec)
            > 0)
     {
@@ -514,7 +611,7 @@ ngx_iot_auth_cache_refresh(ngx_iot_auth_zone_t *zone, uint64_t store,
     node = ngx_iot_auth_cache_find_locked(zone, store, device);
 
     if (node && node->good
-        && CRYPTO_memcmp(node->digest, digest, NGX_IOT_AUTH_DIGEST_LEN) == 0
+        && ngx_iot_auth_cache_same(node->digest, digest)
         && ngx_iot_auth_cache_recheck_locked(zone, node, cred) != NGX_OK
         && cred == NULL)
     {
@@ -719,10 +816,7 @@ ngx_iot_auth_cache_decide_locked(ngx_iot_auth_zone_t *zone,
         node->unknown = 0;
     }
 
-    if (node->good
-        && CRYPTO_memcmp(node->digest, t->digest, NGX_IOT_AUTH_DIGEST_LEN)
-           == 0)
-    {
+    if (node->good && ngx_iot_auth_cache_same(node->digest, t->digest)) {
         return ngx_iot_auth_cache_verdict_locked(zone, node, t);
     }
 
@@ -772,6 +866,10 @@ ngx_iot_auth_cache_verdict_locked(ngx_iot_auth_zone_t *zone,
     if (left > (ngx_msec_int_t) (zone->ttl * (100 - zone->refresh) / 100)
         || node->refreshing)
     {
+        /* back into the table if its slot was taken meanwhile */
+
+        ngx_iot_auth_cache_publish_locked(zone, node);
+
         t->result = t->waited ? NGX_IOT_AUTH_WAIT : NGX_IOT_AUTH_HIT;
         return NGX_IOT_AUTH_ALLOW;
     }
@@ -884,8 +982,7 @@ ngx_iot_auth_cache_negative_locked(ngx_iot_auth_node_t *node, u_char *digest)
         neg = &node->negatives[i];
 
         if ((ngx_msec_int_t) (neg->expire - ngx_current_msec) > 0
-            && CRYPTO_memcmp(neg->digest, digest, NGX_IOT_AUTH_DIGEST_LEN)
-               == 0)
+            && ngx_iot_auth_cache_same(neg->digest, digest))
         {
             return NGX_OK;
         }
@@ -935,6 +1032,12 @@ static void
 ngx_iot_auth_cache_good_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node, u_char *digest, ngx_iot_auth_cred_t *cred)
 {
+    /* the token it replaces is no longer let in from the table */
+
+    if (node->good && !ngx_iot_auth_cache_same(node->digest, digest)) {
+        ngx_iot_auth_cache_unpublish_locked(zone, node);
+    }
+
     ngx_memcpy(node->digest, digest, NGX_IOT_AUTH_DIGEST_LEN);
     ngx_memcpy(node->fprint, cred->fprint, NGX_IOT_AUTH_FPRINT_LEN);
     node->perms = cred->perms;
@@ -951,6 +1054,8 @@ ngx_iot_auth_cache_good_locked(ngx_iot_auth_zone_t *zone,
         ngx_queue_remove(&node->queue);
         ngx_queue_insert_head(&zone->sh->verified, &node->queue);
     }
+
+    ngx_iot_auth_cache_publish_locked(zone, node);
 }
 
 
@@ -969,10 +1074,7 @@ ngx_iot_auth_cache_bad_locked(ngx_iot_auth_zone_t *zone,
 
     /* a token retired by a change of the stored hash counts no failure */
 
-    if (node->retired
-        && CRYPTO_memcmp(node->digest, t->digest, NGX_IOT_AUTH_DIGEST_LEN)
-           == 0)
-    {
+    if (node->retired && ngx_iot_auth_cache_same(node->digest, t->digest)) {
         return;
     }
 
@@ -1011,6 +1113,7 @@ ngx_iot_auth_cache_retire_locked(ngx_iot_auth_zone_t *zone,
     }
 
     if (node->good) {
+        ngx_iot_auth_cache_unpublish_locked(zone, node);
         node->good = 0;
         node->retired = 1;
     }
@@ -1036,12 +1139,190 @@ ngx_iot_auth_cache_recheck_locked(ngx_iot_auth_zone_t *zone,
         node->version = cred->version;
         node->perms = cred->perms;
 
+        ngx_iot_auth_cache_publish_locked(zone, node);
+
         return NGX_OK;
     }
 
     ngx_iot_auth_cache_retire_locked(zone, node);
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * a HIT decided without the zone's mutex, from the verdict table: the
+ * same answer as ngx_iot_auth_cache_verdict_locked() gives a request
+ * that has not waited, or NGX_DECLINED to ask it.  Writes nothing: the
+ * entry's place in the LRU list is renewed by the requests that take
+ * the mutex (a new verdict, a refresh, a revalidation)
+ */
+
+static ngx_int_t
+ngx_iot_auth_cache_hit(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ticket_t *t)
+{
+#if (NGX_HAVE_ATOMIC_OPS)
+
+    uint32_t                 seq, perms;
+    uint64_t                 version;
+    ngx_uint_t               i, same;
+    ngx_msec_t               expire;
+    ngx_msec_int_t           left;
+    volatile uint32_t       *vseq;
+    ngx_iot_auth_verdict_t  *v;
+
+    v = ngx_iot_auth_cache_verdicts(zone, t->digest);
+
+    for (i = 0; i < NGX_IOT_AUTH_VERDICT_WAYS; i++, v++) {
+
+        vseq = &v->seq;
+        seq = *vseq;
+
+        if (seq & 1) {
+            return NGX_DECLINED;
+        }
+
+        ngx_memory_barrier();
+
+        same = (v->store == t->store
+                && ngx_iot_auth_cache_same(v->digest, t->digest));
+        expire = v->expire;
+        version = v->version;
+        perms = v->perms;
+
+        ngx_memory_barrier();
+
+        if (*vseq != seq) {
+            return NGX_DECLINED;
+        }
+
+        if (!same) {
+            continue;
+        }
+
+        left = (ngx_msec_int_t) (expire - ngx_current_msec);
+
+        if (version != t->version
+            || left <= (ngx_msec_int_t) (zone->ttl * (100 - zone->refresh)
+                                         / 100))
+        {
+            return NGX_DECLINED;
+        }
+
+        t->perms = perms;
+        t->result = NGX_IOT_AUTH_HIT;
+
+        return NGX_OK;
+    }
+
+#endif
+
+    return NGX_DECLINED;
+}
+
+
+/* the set of the verdict table where a digest's verdict may be */
+
+static ngx_iot_auth_verdict_t *
+ngx_iot_auth_cache_verdicts(ngx_iot_auth_zone_t *zone, u_char *digest)
+{
+    uint64_t  n;
+
+    ngx_memcpy(&n, digest, sizeof(uint64_t));
+
+    return &zone->sh->verdicts[(n & (zone->sh->sets - 1))
+                               * NGX_IOT_AUTH_VERDICT_WAYS];
+}
+
+
+/*
+ * copies the node's verdict into the table: into its own slot, or a
+ * free or expired one of its set; when the set is full of live
+ * verdicts, the device is served under the mutex
+ */
+
+static void
+ngx_iot_auth_cache_publish_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node)
+{
+    ngx_uint_t               i;
+    ngx_iot_auth_verdict_t  *v, *free;
+
+    v = ngx_iot_auth_cache_verdicts(zone, node->digest);
+    free = NULL;
+
+    for (i = 0; i < NGX_IOT_AUTH_VERDICT_WAYS; i++, v++) {
+
+        if (v->store == node->store
+            && ngx_memcmp(v->digest, node->digest, NGX_IOT_AUTH_DIGEST_LEN)
+               == 0)
+        {
+            if (v->expire != node->expire || v->version != node->version
+                || v->perms != node->perms)
+            {
+                ngx_iot_auth_cache_write_verdict_locked(v, node);
+            }
+
+            return;
+        }
+
+        if (free == NULL
+            && (ngx_msec_int_t) (v->expire - ngx_current_msec) <= 0)
+        {
+            free = v;
+        }
+    }
+
+    if (free) {
+        ngx_iot_auth_cache_write_verdict_locked(free, node);
+    }
+}
+
+
+static void
+ngx_iot_auth_cache_unpublish_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node)
+{
+    ngx_uint_t               i;
+    ngx_iot_auth_verdict_t  *v;
+
+    v = ngx_iot_auth_cache_verdicts(zone, node->digest);
+
+    for (i = 0; i < NGX_IOT_AUTH_VERDICT_WAYS; i++, v++) {
+
+        if (v->store == node->store
+            && ngx_memcmp(v->digest, node->digest, NGX_IOT_AUTH_DIGEST_LEN)
+               == 0)
+        {
+            v->seq++;
+            ngx_memory_barrier();
+
+            v->expire = 0;
+
+            ngx_memory_barrier();
+            v->seq++;
+
+            return;
+        }
+    }
+}
+
+
+static void
+ngx_iot_auth_cache_write_verdict_locked(ngx_iot_auth_verdict_t *v,
+    ngx_iot_auth_node_t *node)
+{
+    v->seq++;
+    ngx_memory_barrier();
+
+    v->expire = node->expire;
+    v->store = node->store;
+    v->version = node->version;
+    v->perms = node->perms;
+    ngx_memcpy(v->digest, node->digest, NGX_IOT_AUTH_DIGEST_LEN);
+
+    ngx_memory_barrier();
+    v->seq++;
 }
 
 
@@ -1059,9 +1340,7 @@ ngx_iot_auth_flight_find_locked(ngx_iot_auth_node_t *node, u_char *digest)
     {
         f = ngx_queue_data(q, ngx_iot_auth_flight_t, queue);
 
-        if (!f->done
-            && CRYPTO_memcmp(f->digest, digest, NGX_IOT_AUTH_DIGEST_LEN) == 0)
-        {
+        if (!f->done && ngx_iot_auth_cache_same(f->digest, digest)) {
             return f;
         }
     }
@@ -1576,6 +1855,10 @@ static void
 ngx_iot_auth_cache_delete_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node)
 {
+    if (node->good) {
+        ngx_iot_auth_cache_unpublish_locked(zone, node);
+    }
+
     ngx_queue_remove(&node->queue);
     ngx_rbtree_delete(&zone->sh->rbtree, &node->node);
     ngx_slab_free_locked(zone->shpool, node);
