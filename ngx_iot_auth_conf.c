@@ -43,6 +43,7 @@ ngx_iot_auth_conf_init_main(ngx_conf_t *cf, ngx_iot_auth_main_t *iam,
     void *tag)
 {
     iam->tag = tag;
+    iam->priority.nice = NGX_CONF_UNSET;
 
     if (ngx_array_init(&iam->zones, cf->pool, 2, sizeof(ngx_shm_zone_t *))
         != NGX_OK
@@ -77,6 +78,16 @@ ngx_iot_auth_conf_check_main(ngx_conf_t *cf, ngx_iot_auth_main_t *iam)
                           ref[i].line);
             return NGX_CONF_ERROR;
         }
+    }
+
+    if (iam->priority.nice == NGX_CONF_UNSET) {
+#if (NGX_LINUX)
+        iam->priority.policy = NGX_IOT_AUTH_PRIORITY_NICE;
+        iam->priority.nice = NGX_IOT_AUTH_DEFAULT_NICE;
+#else
+        iam->priority.policy = NGX_IOT_AUTH_PRIORITY_OFF;
+        iam->priority.nice = 0;
+#endif
     }
 
     return NGX_CONF_OK;
@@ -482,6 +493,68 @@ ngx_iot_auth_conf_redis(ngx_conf_t *cf, ngx_iot_auth_main_t *iam)
 }
 
 
+/* iot_auth_bcrypt_priority nice=N | batch | idle | off */
+
+char *
+ngx_iot_auth_conf_priority(ngx_conf_t *cf, ngx_iot_auth_main_t *iam)
+{
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (iam->priority.nice != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    n = 0;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        iam->priority.policy = NGX_IOT_AUTH_PRIORITY_OFF;
+
+    } else if (ngx_strcmp(value[1].data, "batch") == 0) {
+        iam->priority.policy = NGX_IOT_AUTH_PRIORITY_BATCH;
+
+    } else if (ngx_strcmp(value[1].data, "idle") == 0) {
+        iam->priority.policy = NGX_IOT_AUTH_PRIORITY_IDLE;
+
+    } else if (ngx_strncmp(value[1].data, "nice=", 5) == 0) {
+        n = ngx_atoi(value[1].data + 5, value[1].len - 5);
+
+        if (n < 1 || n > 19) {
+            goto invalid;
+        }
+
+        iam->priority.policy = NGX_IOT_AUTH_PRIORITY_NICE;
+
+    } else {
+        goto invalid;
+    }
+
+#if !(NGX_LINUX)
+
+    if (iam->priority.policy != NGX_IOT_AUTH_PRIORITY_OFF) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" is not supported on this platform, "
+                           "only \"off\" is", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+#endif
+
+    iam->priority.nice = n;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\", it must be \"nice=1\" to "
+                       "\"nice=19\", \"batch\", \"idle\" or \"off\"",
+                       &value[1]);
+    return NGX_CONF_ERROR;
+}
+
+
 char *
 ngx_iot_auth_conf_secret_file(ngx_conf_t *cf, ngx_iot_auth_main_t *iam)
 {
@@ -730,6 +803,8 @@ ngx_iot_auth_conf_merge(ngx_conf_t *cf, ngx_iot_auth_main_t *iam,
     if (conf->thread_pool == NULL) {
         return NGX_CONF_ERROR;
     }
+
+    conf->priority = &iam->priority;
 
     return NGX_CONF_OK;
 }

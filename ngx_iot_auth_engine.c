@@ -366,7 +366,8 @@ static void
 ngx_iot_auth_bcrypt(ngx_iot_auth_req_t *req)
 {
     if (ngx_iot_auth_room(req)
-        && ngx_iot_auth_flight_bcrypt(req->conf->thread_pool, &req->token,
+        && ngx_iot_auth_flight_bcrypt(req->conf->thread_pool,
+                                      req->conf->priority, &req->token,
                                       req->hash, req->log,
                                       ngx_iot_auth_bcrypt_done, req)
            != NULL)

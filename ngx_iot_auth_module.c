@@ -79,6 +79,8 @@ static char *ngx_iot_auth_lockout(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_iot_auth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_iot_auth_bcrypt_priority(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_iot_auth_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_http_complex_value_t *ngx_iot_auth_compile(ngx_conf_t *cf,
@@ -202,6 +204,13 @@ static ngx_command_t  ngx_iot_auth_commands[] = {
     { ngx_string("iot_auth_secret_file"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_iot_auth_secret_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iot_auth_bcrypt_priority"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_iot_auth_bcrypt_priority,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -900,6 +909,15 @@ ngx_iot_auth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_iot_auth_main_conf_t  *iamcf = conf;
 
     return ngx_iot_auth_conf_secret_file(cf, &iamcf->engine);
+}
+
+
+static char *
+ngx_iot_auth_bcrypt_priority(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_iot_auth_main_conf_t  *iamcf = conf;
+
+    return ngx_iot_auth_conf_priority(cf, &iamcf->engine);
 }
 
 
