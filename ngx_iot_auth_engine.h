@@ -53,8 +53,8 @@
 /* one cost-14 bcrypt holds a pool thread for about a second */
 #define NGX_IOT_AUTH_DEFAULT_MAX_COST  14
 
-/* iot_auth_bcrypt_priority's default: bcrypt threads at nice +10 */
-#define NGX_IOT_AUTH_DEFAULT_NICE      10
+/* iot_auth_bcrypt_priority's default: bcrypt threads at nice +19 */
+#define NGX_IOT_AUTH_DEFAULT_NICE      19
 
 
 /* the engine's settings of one http{} or stream{} block */

@@ -51,11 +51,11 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: by default a bcrypt thread runs 10 nice levels below the event loop
+=== TEST 1: by default a bcrypt thread runs 19 nice levels below the event loop
 --- response_body
 verified: 200
 loop nice=0 policy=0
-pool nice=10 policy=0
+pool nice=19 policy=0
 --- no_error_log
 [error]
 [warn]
@@ -79,14 +79,28 @@ pool nice=2 policy=0
 
 
 
-=== TEST 3: nice=19
+=== TEST 2a: nice values stop at 19
+--- main_config
+thread_pool iot_auth threads=1;
+worker_priority 5;
+--- response_body
+verified: 200
+loop nice=5 policy=0
+pool nice=19 policy=0
+--- no_error_log
+[error]
+[warn]
+
+
+
+=== TEST 3: nice=10
 --- http_config
 iot_auth_zone zone=iot:1m;
-iot_auth_bcrypt_priority nice=19;
+iot_auth_bcrypt_priority nice=10;
 --- response_body
 verified: 200
 loop nice=0 policy=0
-pool nice=19 policy=0
+pool nice=10 policy=0
 --- no_error_log
 [error]
 [warn]
