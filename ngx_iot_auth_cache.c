@@ -16,9 +16,7 @@
 
 #include "ngx_iot_auth_cache.h"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/params.h>
 #include <openssl/rand.h>
 
 
@@ -38,6 +36,10 @@
  * looked yet: they are woken at once, or by the safety net
  */
 #define NGX_IOT_AUTH_OUTCOME_KEEP    5000
+
+/* the verdict table: a slot per this many bytes of zone, in sets of 4 */
+#define NGX_IOT_AUTH_VERDICT_SPACE   1024
+#define NGX_IOT_AUTH_VERDICT_WAYS    4
 
 
 typedef struct {
@@ -110,6 +112,41 @@ typedef struct {
 } ngx_iot_auth_flight_t;
 
 
+/*
+ * a copy of a live verdict, in the verdict table: what a HIT needs,
+ * found by the digest alone and read without the zone's mutex.  Written
+ * only under the mutex, with seq odd while it is written; a reader
+ * that sees seq odd or changed takes the mutex.  expire 0: no verdict
+ */
+
+typedef struct {
+    uint32_t                     seq;
+    uint32_t                     perms;
+    ngx_msec_t                   expire;
+    uint64_t                     store;
+    uint64_t                     version;
+    uint64_t                     epoch;
+    u_char                       digest[NGX_IOT_AUTH_DIGEST_LEN];
+} ngx_iot_auth_verdict_t;
+
+
+/*
+ * the counters of one process: written by that process alone, without
+ * a lock or an atomic operation; the status page sums them.  A process
+ * that exits leaves its counts to the next one that takes the slot
+ */
+
+struct ngx_iot_auth_counters_s {
+    ngx_queue_t                  queue;        /* in sh->counters */
+    ngx_pid_t                    pid;          /* 0: free */
+    ngx_uint_t                   requests[NGX_IOT_AUTH_NRESULTS];
+    ngx_uint_t                   bcrypt[2];    /* match, mismatch */
+    ngx_uint_t                   bcrypt_usec;
+    ngx_uint_t                   backend_errors[NGX_IOT_AUTH_NBACKENDS];
+    ngx_uint_t                   fleet_errors;
+};
+
+
 struct ngx_iot_auth_sh_s {
     ngx_rbtree_t                 rbtree;
     ngx_rbtree_node_t            sentinel;
@@ -123,18 +160,15 @@ struct ngx_iot_auth_sh_s {
     ngx_uint_t                   entries;
     ngx_uint_t                   flights;      /* in progress */
     ngx_uint_t                   waiters;      /* of flights in progress */
-    ngx_atomic_t                 requests[NGX_IOT_AUTH_NRESULTS];
-    ngx_atomic_t                 bcrypt[2];    /* match, mismatch */
-    ngx_atomic_t                 bcrypt_usec;
-    ngx_atomic_t                 evictions;
-    ngx_atomic_t                 backend_errors[NGX_IOT_AUTH_NBACKENDS];
-    ngx_atomic_t                 fleet_errors;
+    ngx_uint_t                   evictions;
+    ngx_queue_t                  counters;     /* ngx_iot_auth_counters_t */
+    ngx_iot_auth_verdict_t      *verdicts;     /* the verdict table */
+    ngx_uint_t                   sets;         /* its sets, a power of 2 */
     u_char                       key[NGX_IOT_AUTH_KEY_LEN];
 };
 
 
-static ngx_int_t ngx_iot_auth_cache_init_mac(ngx_iot_auth_zone_t *zone,
-    ngx_log_t *log);
+static void ngx_iot_auth_cache_init_key(ngx_iot_auth_zone_t *zone);
 static ngx_iot_auth_action_e ngx_iot_auth_cache_decide_locked(
     ngx_iot_auth_zone_t *zone, ngx_iot_auth_node_t *node,
     ngx_iot_auth_ticket_t *t);
@@ -167,6 +201,20 @@ static void ngx_iot_auth_cache_retire_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node);
 static ngx_int_t ngx_iot_auth_cache_recheck_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node, ngx_iot_auth_cred_t *cred);
+
+static ngx_inline ngx_uint_t ngx_iot_auth_cache_same(u_char *a, u_char *b);
+static ngx_int_t ngx_iot_auth_cache_init_verdicts(ngx_shm_zone_t *shm_zone,
+    ngx_iot_auth_zone_t *zone);
+static ngx_int_t ngx_iot_auth_cache_hit(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_ticket_t *t);
+static ngx_iot_auth_verdict_t *ngx_iot_auth_cache_verdicts(
+    ngx_iot_auth_zone_t *zone, u_char *digest);
+static void ngx_iot_auth_cache_publish_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node);
+static void ngx_iot_auth_cache_unpublish_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node);
+static void ngx_iot_auth_cache_write_verdict_locked(ngx_iot_auth_verdict_t *v,
+    ngx_iot_auth_node_t *node);
 
 static ngx_iot_auth_flight_t *ngx_iot_auth_flight_find_locked(
     ngx_iot_auth_node_t *node, u_char *digest);
@@ -232,7 +280,9 @@ ngx_iot_auth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         zone->sh = ozone->sh;
         zone->shpool = ozone->shpool;
 
-        return ngx_iot_auth_cache_init_mac(zone, shm_zone->shm.log);
+        ngx_iot_auth_cache_init_key(zone);
+
+        return NGX_OK;
     }
 
     zone->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
@@ -240,7 +290,9 @@ ngx_iot_auth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (shm_zone->shm.exists) {
         zone->sh = zone->shpool->data;
 
-        return ngx_iot_auth_cache_init_mac(zone, shm_zone->shm.log);
+        ngx_iot_auth_cache_init_key(zone);
+
+        return NGX_OK;
     }
 
     zone->sh = ngx_slab_calloc(zone->shpool, sizeof(ngx_iot_auth_sh_t));
@@ -255,6 +307,11 @@ ngx_iot_auth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_queue_init(&zone->sh->verified);
     ngx_queue_init(&zone->sh->negative);
+    ngx_queue_init(&zone->sh->counters);
+
+    if (ngx_iot_auth_cache_init_verdicts(shm_zone, zone) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (RAND_bytes(zone->sh->key, NGX_IOT_AUTH_KEY_LEN) != 1) {
         ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
@@ -275,49 +332,73 @@ ngx_iot_auth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     zone->shpool->log_nomem = 0;
 
-    return ngx_iot_auth_cache_init_mac(zone, shm_zone->shm.log);
+    ngx_iot_auth_cache_init_key(zone);
+
+    return NGX_OK;
 }
 
 
-static ngx_int_t
-ngx_iot_auth_cache_init_mac(ngx_iot_auth_zone_t *zone, ngx_log_t *log)
+static void
+ngx_iot_auth_cache_init_key(ngx_iot_auth_zone_t *zone)
 {
-    size_t       len;
-    u_char      *key;
-    EVP_MAC     *mac;
-    OSSL_PARAM   params[2];
-
     if (zone->secret->len) {
-        key = zone->secret->data;
-        len = zone->secret->len;
+        ngx_iot_auth_hmac_init(&zone->hmac, zone->secret->data,
+                               zone->secret->len);
 
     } else {
-        key = zone->sh->key;
-        len = NGX_IOT_AUTH_KEY_LEN;
+        ngx_iot_auth_hmac_init(&zone->hmac, zone->sh->key,
+                               NGX_IOT_AUTH_KEY_LEN);
+    }
+}
+
+
+/*
+ * whether two digests are equal, in constant time; CRYPTO_memcmp()
+ * compares a byte at a time, at several times the cost
+ */
+
+static ngx_inline ngx_uint_t
+ngx_iot_auth_cache_same(u_char *a, u_char *b)
+{
+    uint64_t    x, y, d;
+    ngx_uint_t  i;
+
+    d = 0;
+
+    for (i = 0; i < NGX_IOT_AUTH_DIGEST_LEN; i += sizeof(uint64_t)) {
+        ngx_memcpy(&x, a + i, sizeof(uint64_t));
+        ngx_memcpy(&y, b + i, sizeof(uint64_t));
+        d |= x ^ y;
     }
 
-    mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
-    if (mac == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, log, 0, "EVP_MAC_fetch(HMAC) failed");
+    return d == 0;
+}
+
+
+/* the verdict table: a slot per NGX_IOT_AUTH_VERDICT_SPACE bytes */
+
+static ngx_int_t
+ngx_iot_auth_cache_init_verdicts(ngx_shm_zone_t *shm_zone,
+    ngx_iot_auth_zone_t *zone)
+{
+    size_t      size;
+    ngx_uint_t  sets;
+
+    sets = shm_zone->shm.size
+           / (NGX_IOT_AUTH_VERDICT_SPACE * NGX_IOT_AUTH_VERDICT_WAYS);
+
+    while (sets & (sets - 1)) {
+        sets &= sets - 1;
+    }
+
+    size = sets * NGX_IOT_AUTH_VERDICT_WAYS * sizeof(ngx_iot_auth_verdict_t);
+
+    zone->sh->verdicts = ngx_slab_calloc(zone->shpool, size);
+    if (zone->sh->verdicts == NULL) {
         return NGX_ERROR;
     }
 
-    zone->mac = EVP_MAC_CTX_new(mac);
-    EVP_MAC_free(mac);
-
-    if (zone->mac == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, log, 0, "EVP_MAC_CTX_new() failed");
-        return NGX_ERROR;
-    }
-
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                 (char *) "SHA256", 0);
-    params[1] = OSSL_PARAM_construct_end();
-
-    if (EVP_MAC_init(zone->mac, key, len, params) != 1) {
-        ngx_log_error(NGX_LOG_EMERG, log, 0, "EVP_MAC_init() failed");
-        return NGX_ERROR;
-    }
+    zone->sh->sets = sets;
 
     return NGX_OK;
 }
@@ -329,47 +410,25 @@ ngx_iot_auth_cache_init_mac(ngx_iot_auth_zone_t *zone, ngx_log_t *log)
  * with a digest
  */
 
-ngx_int_t
+void
 ngx_iot_auth_cache_digest(ngx_iot_auth_zone_t *zone, ngx_str_t *device,
     ngx_str_t *token, u_char *digest)
 {
-    size_t               len;
-    static const u_char  zero;
-
-    if (EVP_MAC_init(zone->mac, NULL, 0, NULL) != 1
-        || EVP_MAC_update(zone->mac, device->data, device->len) != 1
-        || EVP_MAC_update(zone->mac, &zero, 1) != 1
-        || EVP_MAC_update(zone->mac, token->data, token->len) != 1
-        || EVP_MAC_final(zone->mac, digest, &len, NGX_IOT_AUTH_DIGEST_LEN)
-           != 1)
-    {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    ngx_iot_auth_hmac(&zone->hmac, device->data, device->len, token->data,
+                      token->len, digest);
 }
 
 
-ngx_int_t
+void
 ngx_iot_auth_cache_fingerprint(ngx_iot_auth_zone_t *zone, u_char *hash,
     u_char *fprint)
 {
-    size_t               len;
-    u_char               digest[NGX_IOT_AUTH_DIGEST_LEN];
-    static const u_char  zero;
+    u_char  digest[NGX_IOT_AUTH_DIGEST_LEN];
 
-    if (EVP_MAC_init(zone->mac, NULL, 0, NULL) != 1
-        || EVP_MAC_update(zone->mac, &zero, 1) != 1
-        || EVP_MAC_update(zone->mac, hash, NGX_IOT_AUTH_HASH_LEN) != 1
-        || EVP_MAC_final(zone->mac, digest, &len, NGX_IOT_AUTH_DIGEST_LEN)
-           != 1)
-    {
-        return NGX_ERROR;
-    }
+    ngx_iot_auth_hmac(&zone->hmac, (u_char *) "", 0, hash,
+                      NGX_IOT_AUTH_HASH_LEN, digest);
 
     ngx_memcpy(fprint, digest, NGX_IOT_AUTH_FPRINT_LEN);
-
-    return NGX_OK;
 }
 
 
@@ -378,6 +437,12 @@ ngx_iot_auth_cache_decide(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ticket_t *t)
 {
     ngx_iot_auth_node_t    *node;
     ngx_iot_auth_action_e   action;
+
+    /* a request that waited is decided from its flight: under the mutex */
+
+    if (!t->waited && ngx_iot_auth_cache_hit(zone, t) == NGX_OK) {
+        return NGX_IOT_AUTH_ALLOW;
+    }
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
@@ -436,8 +501,7 @@ ngx_iot_auth_cache_revalidate(ngx_iot_auth_zone_t *zone,
     }
 
     if (node->good
-        && CRYPTO_memcmp(node->digest, t->digest, NGX_IOT_AUTH_DIGEST_LEN)
-           == 0
+        && ngx_iot_auth_cache_same(node->digest, t->digest)
         && ngx_iot_auth_cache_recheck_locked(zone, node, cred) == NGX_OK)
     {
         t->perms = cred->perms;
@@ -478,8 +542,7 @@ ngx_iot_auth_cache_stale(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ticket_t *t,
     node = ngx_iot_auth_cache_find_locked(zone, t->store, &t->device);
 
     if (node && node->good
-        && CRYPTO_memcmp(node->digest, t->digest, NGX_IOT_AUTH_DIGEST_LEN)
-           == 0
+        && ngx_iot_auth_cache_same(node->digest, t->digest)
         && (ngx_msec_int_t) (node->expire + stale_if_error - ngx_current_msec)
            > 0)
     {
@@ -563,7 +626,7 @@ ngx_iot_auth_cache_refresh(ngx_iot_auth_zone_t *zone, uint64_t store,
     node = ngx_iot_auth_cache_find_locked(zone, store, device);
 
     if (node && node->good
-        && CRYPTO_memcmp(node->digest, digest, NGX_IOT_AUTH_DIGEST_LEN) == 0)
+        && ngx_iot_auth_cache_same(node->digest, digest))
     {
         rc = ngx_iot_auth_cache_recheck_locked(zone, node, cred);
 
@@ -608,6 +671,74 @@ ngx_iot_auth_cache_revoke(ngx_iot_auth_zone_t *zone, ngx_str_t *device)
             break;
         }
     }
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+/*
+ * a process's counters: a free slot, or one whose process is gone, or
+ * a new one
+ */
+
+ngx_int_t
+ngx_iot_auth_cache_init_process(ngx_iot_auth_zone_t *zone, ngx_log_t *log)
+{
+    ngx_queue_t              *q;
+    ngx_iot_auth_counters_t  *c;
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    for (q = ngx_queue_head(&zone->sh->counters);
+         q != ngx_queue_sentinel(&zone->sh->counters);
+         q = ngx_queue_next(q))
+    {
+        c = ngx_queue_data(q, ngx_iot_auth_counters_t, queue);
+
+        if (c->pid == 0 || c->pid == ngx_pid
+            || (kill(c->pid, 0) == -1 && ngx_errno == NGX_ESRCH))
+        {
+            goto found;
+        }
+    }
+
+    c = ngx_iot_auth_cache_alloc_locked(zone,
+                                        sizeof(ngx_iot_auth_counters_t),
+                                        NULL);
+    if (c == NULL) {
+        ngx_shmtx_unlock(&zone->shpool->mutex);
+
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "could not allocate counters in iot_auth zone \"%V\"",
+                      &zone->shm_zone->shm.name);
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(c, sizeof(ngx_iot_auth_counters_t));
+    ngx_queue_insert_tail(&zone->sh->counters, &c->queue);
+
+found:
+
+    c->pid = ngx_pid;
+    zone->counters = c;
+
+    ngx_shmtx_unlock(&zone->shpool->mutex);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_iot_auth_cache_exit_process(ngx_iot_auth_zone_t *zone)
+{
+    if (zone->counters == NULL) {
+        return;
+    }
+
+    ngx_shmtx_lock(&zone->shpool->mutex);
+
+    zone->counters->pid = 0;
+    zone->counters = NULL;
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 }
@@ -744,7 +875,7 @@ void
 ngx_iot_auth_cache_count(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_result_e result)
 {
-    (void) ngx_atomic_fetch_add(&zone->sh->requests[result], 1);
+    zone->counters->requests[result]++;
 }
 
 
@@ -752,8 +883,8 @@ void
 ngx_iot_auth_cache_count_bcrypt(ngx_iot_auth_zone_t *zone, ngx_uint_t match,
     ngx_msec_t usec)
 {
-    (void) ngx_atomic_fetch_add(&zone->sh->bcrypt[match ? 0 : 1], 1);
-    (void) ngx_atomic_fetch_add(&zone->sh->bcrypt_usec, usec);
+    zone->counters->bcrypt[match ? 0 : 1]++;
+    zone->counters->bcrypt_usec += usec;
 }
 
 
@@ -761,14 +892,14 @@ void
 ngx_iot_auth_cache_count_backend_error(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_backend_e backend)
 {
-    (void) ngx_atomic_fetch_add(&zone->sh->backend_errors[backend], 1);
+    zone->counters->backend_errors[backend]++;
 }
 
 
 void
 ngx_iot_auth_cache_count_fleet_error(ngx_iot_auth_zone_t *zone)
 {
-    (void) ngx_atomic_fetch_add(&zone->sh->fleet_errors, 1);
+    zone->counters->fleet_errors++;
 }
 
 
@@ -776,27 +907,38 @@ void
 ngx_iot_auth_cache_metrics(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_metrics_t *m)
 {
-    ngx_uint_t          i;
-    ngx_iot_auth_sh_t  *sh;
+    ngx_uint_t                i;
+    ngx_queue_t              *q;
+    ngx_iot_auth_sh_t        *sh;
+    ngx_iot_auth_counters_t  *c;
 
     sh = zone->sh;
 
-    for (i = 0; i < NGX_IOT_AUTH_NRESULTS; i++) {
-        m->requests[i] = sh->requests[i];
-    }
-
-    for (i = 0; i < NGX_IOT_AUTH_NBACKENDS; i++) {
-        m->backend_errors[i] = sh->backend_errors[i];
-    }
-
-    m->bcrypt[0] = sh->bcrypt[0];
-    m->bcrypt[1] = sh->bcrypt[1];
-    m->bcrypt_usec = sh->bcrypt_usec;
-    m->evictions = sh->evictions;
-    m->fleet_errors = sh->fleet_errors;
+    ngx_memzero(m, sizeof(ngx_iot_auth_metrics_t));
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
+    for (q = ngx_queue_head(&sh->counters);
+         q != ngx_queue_sentinel(&sh->counters);
+         q = ngx_queue_next(q))
+    {
+        c = ngx_queue_data(q, ngx_iot_auth_counters_t, queue);
+
+        for (i = 0; i < NGX_IOT_AUTH_NRESULTS; i++) {
+            m->requests[i] += c->requests[i];
+        }
+
+        for (i = 0; i < NGX_IOT_AUTH_NBACKENDS; i++) {
+            m->backend_errors[i] += c->backend_errors[i];
+        }
+
+        m->bcrypt[0] += c->bcrypt[0];
+        m->bcrypt[1] += c->bcrypt[1];
+        m->bcrypt_usec += c->bcrypt_usec;
+        m->fleet_errors += c->fleet_errors;
+    }
+
+    m->evictions = sh->evictions;
     m->entries = sh->entries;
     m->flights = sh->flights;
     m->waiters = sh->waiters;
@@ -828,10 +970,7 @@ ngx_iot_auth_cache_decide_locked(ngx_iot_auth_zone_t *zone,
         node->unknown = 0;
     }
 
-    if (node->good
-        && CRYPTO_memcmp(node->digest, t->digest, NGX_IOT_AUTH_DIGEST_LEN)
-           == 0)
-    {
+    if (node->good && ngx_iot_auth_cache_same(node->digest, t->digest)) {
         return ngx_iot_auth_cache_verdict_locked(zone, node, t);
     }
 
@@ -886,6 +1025,10 @@ ngx_iot_auth_cache_verdict_locked(ngx_iot_auth_zone_t *zone,
     if (left > (ngx_msec_int_t) (zone->ttl * (100 - zone->refresh) / 100)
         || node->refreshing)
     {
+        /* back into the table if its slot was taken meanwhile */
+
+        ngx_iot_auth_cache_publish_locked(zone, node);
+
         t->result = t->waited ? NGX_IOT_AUTH_WAIT : NGX_IOT_AUTH_HIT;
         return NGX_IOT_AUTH_ALLOW;
     }
@@ -998,8 +1141,7 @@ ngx_iot_auth_cache_negative_locked(ngx_iot_auth_node_t *node, u_char *digest)
         neg = &node->negatives[i];
 
         if ((ngx_msec_int_t) (neg->expire - ngx_current_msec) > 0
-            && CRYPTO_memcmp(neg->digest, digest, NGX_IOT_AUTH_DIGEST_LEN)
-               == 0)
+            && ngx_iot_auth_cache_same(neg->digest, digest))
         {
             return NGX_OK;
         }
@@ -1049,6 +1191,12 @@ static void
 ngx_iot_auth_cache_good_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node, u_char *digest, ngx_iot_auth_cred_t *cred)
 {
+    /* the token it replaces is no longer let in from the table */
+
+    if (node->good && !ngx_iot_auth_cache_same(node->digest, digest)) {
+        ngx_iot_auth_cache_unpublish_locked(zone, node);
+    }
+
     ngx_memcpy(node->digest, digest, NGX_IOT_AUTH_DIGEST_LEN);
     ngx_memcpy(node->fprint, cred->fprint, NGX_IOT_AUTH_FPRINT_LEN);
     node->perms = cred->perms;
@@ -1066,6 +1214,8 @@ ngx_iot_auth_cache_good_locked(ngx_iot_auth_zone_t *zone,
         ngx_queue_remove(&node->queue);
         ngx_queue_insert_head(&zone->sh->verified, &node->queue);
     }
+
+    ngx_iot_auth_cache_publish_locked(zone, node);
 }
 
 
@@ -1085,9 +1235,7 @@ ngx_iot_auth_cache_bad_locked(ngx_iot_auth_zone_t *zone,
     /* a token retired by a change of the stored hash counts no failure */
 
     if (!count
-        || (node->retired
-            && CRYPTO_memcmp(node->digest, t->digest, NGX_IOT_AUTH_DIGEST_LEN)
-               == 0))
+        || (node->retired && ngx_iot_auth_cache_same(node->digest, t->digest)))
     {
         return;
     }
@@ -1095,6 +1243,8 @@ ngx_iot_auth_cache_bad_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_cache_failure_locked(node, t->lockout);
 }
 
+
+/* the mark holds for the version of the store that had no record */
 
 static void
 ngx_iot_auth_cache_lock_out_locked(ngx_iot_auth_node_t *node,
@@ -1120,6 +1270,7 @@ ngx_iot_auth_cache_unknown_locked(ngx_iot_auth_zone_t *zone,
 
     node->version = version;
     node->unknown = 1;
+    node->version = version;
     node->expire = ngx_current_msec + zone->negative_ttl;
 }
 
@@ -1141,6 +1292,7 @@ ngx_iot_auth_cache_retire_locked(ngx_iot_auth_zone_t *zone,
     }
 
     if (node->good) {
+        ngx_iot_auth_cache_unpublish_locked(zone, node);
         node->good = 0;
         node->retired = 1;
     }
@@ -1167,12 +1319,193 @@ ngx_iot_auth_cache_recheck_locked(ngx_iot_auth_zone_t *zone,
         node->epoch = cred->epoch;
         node->perms = cred->perms;
 
+        ngx_iot_auth_cache_publish_locked(zone, node);
+
         return NGX_OK;
     }
 
     ngx_iot_auth_cache_retire_locked(zone, node);
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * a HIT decided without the zone's mutex, from the verdict table: the
+ * same answer as ngx_iot_auth_cache_verdict_locked() gives a request
+ * that has not waited, or NGX_DECLINED to ask it.  Writes nothing: the
+ * entry's place in the LRU list is renewed by the requests that take
+ * the mutex (a new verdict, a refresh, a revalidation)
+ */
+
+static ngx_int_t
+ngx_iot_auth_cache_hit(ngx_iot_auth_zone_t *zone, ngx_iot_auth_ticket_t *t)
+{
+#if (NGX_HAVE_ATOMIC_OPS)
+
+    uint32_t                 seq, perms;
+    uint64_t                 version, epoch;
+    ngx_uint_t               i, same;
+    ngx_msec_t               expire;
+    ngx_msec_int_t           left;
+    volatile uint32_t       *vseq;
+    ngx_iot_auth_verdict_t  *v;
+
+    v = ngx_iot_auth_cache_verdicts(zone, t->digest);
+
+    for (i = 0; i < NGX_IOT_AUTH_VERDICT_WAYS; i++, v++) {
+
+        vseq = &v->seq;
+        seq = *vseq;
+
+        if (seq & 1) {
+            return NGX_DECLINED;
+        }
+
+        ngx_memory_barrier();
+
+        same = (v->store == t->store
+                && ngx_iot_auth_cache_same(v->digest, t->digest));
+        expire = v->expire;
+        version = v->version;
+        epoch = v->epoch;
+        perms = v->perms;
+
+        ngx_memory_barrier();
+
+        if (*vseq != seq) {
+            return NGX_DECLINED;
+        }
+
+        if (!same) {
+            continue;
+        }
+
+        left = (ngx_msec_int_t) (expire - ngx_current_msec);
+
+        if (version != t->version
+            || (t->recheck && epoch != zone->sh->epoch)
+            || left <= (ngx_msec_int_t) (zone->ttl * (100 - zone->refresh)
+                                         / 100))
+        {
+            return NGX_DECLINED;
+        }
+
+        t->perms = perms;
+        t->result = NGX_IOT_AUTH_HIT;
+
+        return NGX_OK;
+    }
+
+#endif
+
+    return NGX_DECLINED;
+}
+
+
+/* the set of the verdict table where a digest's verdict may be */
+
+static ngx_iot_auth_verdict_t *
+ngx_iot_auth_cache_verdicts(ngx_iot_auth_zone_t *zone, u_char *digest)
+{
+    uint64_t  n;
+
+    ngx_memcpy(&n, digest, sizeof(uint64_t));
+
+    return &zone->sh->verdicts[(n & (zone->sh->sets - 1))
+                               * NGX_IOT_AUTH_VERDICT_WAYS];
+}
+
+
+/*
+ * copies the node's verdict into the table: into its own slot, or a
+ * free or expired one of its set; when the set is full of live
+ * verdicts, the device is served under the mutex
+ */
+
+static void
+ngx_iot_auth_cache_publish_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node)
+{
+    ngx_uint_t               i;
+    ngx_iot_auth_verdict_t  *v, *free;
+
+    v = ngx_iot_auth_cache_verdicts(zone, node->digest);
+    free = NULL;
+
+    for (i = 0; i < NGX_IOT_AUTH_VERDICT_WAYS; i++, v++) {
+
+        if (v->store == node->store
+            && ngx_memcmp(v->digest, node->digest, NGX_IOT_AUTH_DIGEST_LEN)
+               == 0)
+        {
+            if (v->expire != node->expire || v->version != node->version
+                || v->epoch != node->epoch || v->perms != node->perms)
+            {
+                ngx_iot_auth_cache_write_verdict_locked(v, node);
+            }
+
+            return;
+        }
+
+        if (free == NULL
+            && (ngx_msec_int_t) (v->expire - ngx_current_msec) <= 0)
+        {
+            free = v;
+        }
+    }
+
+    if (free) {
+        ngx_iot_auth_cache_write_verdict_locked(free, node);
+    }
+}
+
+
+static void
+ngx_iot_auth_cache_unpublish_locked(ngx_iot_auth_zone_t *zone,
+    ngx_iot_auth_node_t *node)
+{
+    ngx_uint_t               i;
+    ngx_iot_auth_verdict_t  *v;
+
+    v = ngx_iot_auth_cache_verdicts(zone, node->digest);
+
+    for (i = 0; i < NGX_IOT_AUTH_VERDICT_WAYS; i++, v++) {
+
+        if (v->store == node->store
+            && ngx_memcmp(v->digest, node->digest, NGX_IOT_AUTH_DIGEST_LEN)
+               == 0)
+        {
+            v->seq++;
+            ngx_memory_barrier();
+
+            v->expire = 0;
+
+            ngx_memory_barrier();
+            v->seq++;
+
+            return;
+        }
+    }
+}
+
+
+static void
+ngx_iot_auth_cache_write_verdict_locked(ngx_iot_auth_verdict_t *v,
+    ngx_iot_auth_node_t *node)
+{
+    v->seq++;
+    ngx_memory_barrier();
+
+    v->expire = node->expire;
+    v->store = node->store;
+    v->version = node->version;
+    v->epoch = node->epoch;
+    v->perms = node->perms;
+    ngx_memcpy(v->digest, node->digest, NGX_IOT_AUTH_DIGEST_LEN);
+
+    ngx_memory_barrier();
+    v->seq++;
 }
 
 
@@ -1190,9 +1523,7 @@ ngx_iot_auth_flight_find_locked(ngx_iot_auth_node_t *node, u_char *digest)
     {
         f = ngx_queue_data(q, ngx_iot_auth_flight_t, queue);
 
-        if (!f->done
-            && CRYPTO_memcmp(f->digest, digest, NGX_IOT_AUTH_DIGEST_LEN) == 0)
-        {
+        if (!f->done && ngx_iot_auth_cache_same(f->digest, digest)) {
             return f;
         }
     }
@@ -1720,7 +2051,7 @@ ngx_iot_auth_cache_evict_from_locked(ngx_iot_auth_zone_t *zone,
         }
 
         ngx_iot_auth_cache_delete_locked(zone, node);
-        (void) ngx_atomic_fetch_add(&zone->sh->evictions, 1);
+        zone->sh->evictions++;
 
         return NGX_OK;
     }
@@ -1733,6 +2064,10 @@ static void
 ngx_iot_auth_cache_delete_locked(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_node_t *node)
 {
+    if (node->good) {
+        ngx_iot_auth_cache_unpublish_locked(zone, node);
+    }
+
     ngx_queue_remove(&node->queue);
     ngx_rbtree_delete(&zone->sh->rbtree, &node->node);
     ngx_slab_free_locked(zone->shpool, node);

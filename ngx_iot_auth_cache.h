@@ -20,12 +20,11 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
-#include <openssl/evp.h>
-
 #include "ngx_iot_auth_record.h"
+#include "ngx_iot_auth_hmac.h"
 
 
-#define NGX_IOT_AUTH_DIGEST_LEN      32
+#define NGX_IOT_AUTH_DIGEST_LEN      NGX_IOT_AUTH_HMAC_LEN
 #define NGX_IOT_AUTH_FPRINT_LEN      16
 #define NGX_IOT_AUTH_KEY_LEN         32
 
@@ -103,6 +102,7 @@ typedef struct {
 
 
 typedef struct ngx_iot_auth_sh_s  ngx_iot_auth_sh_t;
+typedef struct ngx_iot_auth_counters_s  ngx_iot_auth_counters_t;
 
 
 /* a zone as one process sees it (shm_zone->data) */
@@ -115,7 +115,8 @@ typedef struct {
     ngx_msec_t                   negative_ttl; /* of a failure, an unknown */
     ngx_uint_t                   refresh;      /* % of ttl: re-check after */
     ngx_str_t                   *secret;       /* iot_auth_secret_file */
-    EVP_MAC_CTX                 *mac;          /* HMAC-SHA256 under the key */
+    ngx_iot_auth_hmac_t          hmac;         /* HMAC-SHA256 under the key */
+    ngx_iot_auth_counters_t     *counters;     /* this process's, in sh */
 } ngx_iot_auth_zone_t;
 
 
@@ -169,13 +170,17 @@ typedef struct {
 
 
 ngx_int_t ngx_iot_auth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data);
+/* in a process that serves requests: its counters in the zone */
+ngx_int_t ngx_iot_auth_cache_init_process(ngx_iot_auth_zone_t *zone,
+    ngx_log_t *log);
+void ngx_iot_auth_cache_exit_process(ngx_iot_auth_zone_t *zone);
 
 /* digest = HMAC-SHA256(key, device 0x00 token) */
-ngx_int_t ngx_iot_auth_cache_digest(ngx_iot_auth_zone_t *zone,
-    ngx_str_t *device, ngx_str_t *token, u_char *digest);
+void ngx_iot_auth_cache_digest(ngx_iot_auth_zone_t *zone, ngx_str_t *device,
+    ngx_str_t *token, u_char *digest);
 /* the fingerprint of a stored hash a verdict remembers */
-ngx_int_t ngx_iot_auth_cache_fingerprint(ngx_iot_auth_zone_t *zone,
-    u_char *hash, u_char *fprint);
+void ngx_iot_auth_cache_fingerprint(ngx_iot_auth_zone_t *zone, u_char *hash,
+    u_char *fprint);
 
 /* decides a request from the zone: at first, and after every wait */
 ngx_iot_auth_action_e ngx_iot_auth_cache_decide(ngx_iot_auth_zone_t *zone,
@@ -226,6 +231,7 @@ ngx_uint_t ngx_iot_auth_cache_fleet_signaled(ngx_iot_auth_zone_t *zone,
 uint64_t ngx_iot_auth_cache_fleet_signal(ngx_iot_auth_zone_t *zone,
     uint64_t store, ngx_str_t *device, u_char *digest);
 
+/* counted by this process, summed by ngx_iot_auth_cache_metrics() */
 void ngx_iot_auth_cache_count(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_result_e result);
 void ngx_iot_auth_cache_count_bcrypt(ngx_iot_auth_zone_t *zone,

@@ -29,7 +29,7 @@ static ngx_int_t ngx_iot_auth_conf_sentinels(ngx_conf_t *cf,
 static ngx_int_t ngx_iot_auth_conf_address(ngx_conf_t *cf, ngx_url_t *u,
     char *what);
 static ngx_int_t ngx_iot_auth_conf_time(ngx_str_t *value, size_t name);
-static void ngx_iot_auth_conf_free_mac(void *data);
+static void ngx_iot_auth_conf_wipe_key(void *data);
 
 
 ngx_conf_num_bounds_t  ngx_iot_auth_max_pending_bounds = {
@@ -48,6 +48,7 @@ ngx_iot_auth_conf_init_main(ngx_conf_t *cf, ngx_iot_auth_main_t *iam,
 {
     iam->tag = tag;
     iam->fleet = NGX_CONF_UNSET;
+    iam->priority.nice = NGX_CONF_UNSET;
 
     if (ngx_array_init(&iam->zones, cf->pool, 2, sizeof(ngx_shm_zone_t *))
         != NGX_OK
@@ -99,6 +100,16 @@ ngx_iot_auth_conf_check_main(ngx_conf_t *cf, ngx_iot_auth_main_t *iam)
                           ref[i].line);
             return NGX_CONF_ERROR;
         }
+    }
+
+    if (iam->priority.nice == NGX_CONF_UNSET) {
+#if (NGX_LINUX)
+        iam->priority.policy = NGX_IOT_AUTH_PRIORITY_NICE;
+        iam->priority.nice = NGX_IOT_AUTH_DEFAULT_NICE;
+#else
+        iam->priority.policy = NGX_IOT_AUTH_PRIORITY_OFF;
+        iam->priority.nice = 0;
+#endif
     }
 
     return NGX_CONF_OK;
@@ -248,7 +259,7 @@ ngx_iot_auth_conf_zone(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
-    cln->handler = ngx_iot_auth_conf_free_mac;
+    cln->handler = ngx_iot_auth_conf_wipe_key;
     cln->data = zone;
 
     zone->shm_zone = shm_zone;
@@ -643,6 +654,68 @@ ngx_iot_auth_conf_address(ngx_conf_t *cf, ngx_url_t *u, char *what)
 }
 
 
+/* iot_auth_bcrypt_priority nice=N | batch | idle | off */
+
+char *
+ngx_iot_auth_conf_priority(ngx_conf_t *cf, ngx_iot_auth_main_t *iam)
+{
+    ngx_int_t   n;
+    ngx_str_t  *value;
+
+    if (iam->priority.nice != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    n = 0;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        iam->priority.policy = NGX_IOT_AUTH_PRIORITY_OFF;
+
+    } else if (ngx_strcmp(value[1].data, "batch") == 0) {
+        iam->priority.policy = NGX_IOT_AUTH_PRIORITY_BATCH;
+
+    } else if (ngx_strcmp(value[1].data, "idle") == 0) {
+        iam->priority.policy = NGX_IOT_AUTH_PRIORITY_IDLE;
+
+    } else if (ngx_strncmp(value[1].data, "nice=", 5) == 0) {
+        n = ngx_atoi(value[1].data + 5, value[1].len - 5);
+
+        if (n < 1 || n > 19) {
+            goto invalid;
+        }
+
+        iam->priority.policy = NGX_IOT_AUTH_PRIORITY_NICE;
+
+    } else {
+        goto invalid;
+    }
+
+#if !(NGX_LINUX)
+
+    if (iam->priority.policy != NGX_IOT_AUTH_PRIORITY_OFF) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" is not supported on this platform, "
+                           "only \"off\" is", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+#endif
+
+    iam->priority.nice = n;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\", it must be \"nice=1\" to "
+                       "\"nice=19\", \"batch\", \"idle\" or \"off\"",
+                       &value[1]);
+    return NGX_CONF_ERROR;
+}
+
+
 char *
 ngx_iot_auth_conf_secret_file(ngx_conf_t *cf, ngx_iot_auth_main_t *iam)
 {
@@ -894,6 +967,8 @@ ngx_iot_auth_conf_merge(ngx_conf_t *cf, ngx_iot_auth_main_t *iam,
         return NGX_CONF_ERROR;
     }
 
+    conf->priority = &iam->priority;
+
     return NGX_CONF_OK;
 }
 
@@ -913,9 +988,9 @@ ngx_iot_auth_conf_time(ngx_str_t *value, size_t name)
 
 
 static void
-ngx_iot_auth_conf_free_mac(void *data)
+ngx_iot_auth_conf_wipe_key(void *data)
 {
     ngx_iot_auth_zone_t  *zone = data;
 
-    EVP_MAC_CTX_free(zone->mac);
+    ngx_iot_auth_hmac_wipe(&zone->hmac);
 }

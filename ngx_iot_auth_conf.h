@@ -34,6 +34,7 @@ char *ngx_iot_auth_conf_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_iot_auth_conf_redis(ngx_conf_t *cf, ngx_iot_auth_main_t *iam);
 char *ngx_iot_auth_conf_secret_file(ngx_conf_t *cf,
     ngx_iot_auth_main_t *iam);
+char *ngx_iot_auth_conf_priority(ngx_conf_t *cf, ngx_iot_auth_main_t *iam);
 char *ngx_iot_auth_conf_use(ngx_conf_t *cf, ngx_iot_auth_main_t *iam,
     ngx_iot_auth_conf_t *conf);
 char *ngx_iot_auth_conf_credentials(ngx_conf_t *cf, ngx_iot_auth_main_t *iam,

@@ -45,7 +45,6 @@ static void ngx_iot_auth_lookup(ngx_iot_auth_req_t *req);
 static void ngx_iot_auth_fetched(void *data, ngx_int_t rc,
     ngx_iot_auth_record_t *rec);
 static void ngx_iot_auth_answered(ngx_iot_auth_req_t *req);
-static ngx_int_t ngx_iot_auth_usable(ngx_iot_auth_req_t *req);
 static void ngx_iot_auth_unavailable(ngx_iot_auth_req_t *req);
 static void ngx_iot_auth_bcrypt(ngx_iot_auth_req_t *req);
 static void ngx_iot_auth_bcrypt_done(ngx_iot_auth_bcrypt_t *b);
@@ -139,14 +138,7 @@ ngx_iot_auth_verify(ngx_iot_auth_req_t *req, ngx_iot_auth_conf_t *conf,
     t->recheck = conf->fleet
                  && conf->store.backend == NGX_IOT_AUTH_BACKEND_REDIS;
 
-    if (ngx_iot_auth_cache_digest(req->zone, device, token, t->digest)
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_CRIT, log, 0,
-                      "iot_auth: HMAC failed for device \"%V\"", device);
-        ngx_iot_auth_done(req, NGX_IOT_AUTH_ERROR);
-        return NGX_OK;
-    }
+    ngx_iot_auth_cache_digest(req->zone, device, token, t->digest);
 
     ngx_iot_auth_run(req);
 
@@ -344,6 +336,8 @@ ngx_iot_auth_fetched(void *data, ngx_int_t rc, ngx_iot_auth_record_t *rec)
 
     if (rc == NGX_OK) {
         ngx_memcpy(req->hash, rec->hash, NGX_IOT_AUTH_HASH_LEN);
+        ngx_iot_auth_cache_fingerprint(req->zone, rec->hash,
+                                       req->cred.fprint);
         req->cred.perms = rec->perms;
         req->cred.version = req->conf->store.version;
         req->cred.epoch = req->ticket.epoch;
@@ -383,10 +377,6 @@ ngx_iot_auth_answered(ngx_iot_auth_req_t *req)
         return;
     }
 
-    if (ngx_iot_auth_usable(req) != NGX_OK) {
-        return;
-    }
-
     if (!req->owner) {
 
         /* a re-check: the verdict holds while the stored hash is the same */
@@ -422,29 +412,6 @@ ngx_iot_auth_answered(ngx_iot_auth_req_t *req)
     }
 
     ngx_iot_auth_bcrypt(req);
-}
-
-
-/* the fingerprint a verdict will remember of the record */
-
-static ngx_int_t
-ngx_iot_auth_usable(ngx_iot_auth_req_t *req)
-{
-    if (req->fetched != NGX_OK
-        || ngx_iot_auth_cache_fingerprint(req->zone, req->hash,
-                                          req->cred.fprint)
-           == NGX_OK)
-    {
-        return NGX_OK;
-    }
-
-    if (req->owner) {
-        ngx_iot_auth_end_flight(req, NGX_IOT_AUTH_NO_ANSWER);
-    }
-
-    ngx_iot_auth_done(req, NGX_IOT_AUTH_ERROR);
-
-    return NGX_ERROR;
 }
 
 
@@ -489,7 +456,8 @@ static void
 ngx_iot_auth_bcrypt(ngx_iot_auth_req_t *req)
 {
     if (ngx_iot_auth_room(req)
-        && ngx_iot_auth_flight_bcrypt(req->conf->thread_pool, &req->token,
+        && ngx_iot_auth_flight_bcrypt(req->conf->thread_pool,
+                                      req->conf->priority, &req->token,
                                       req->hash, req->log,
                                       ngx_iot_auth_bcrypt_done, req)
            != NULL)
@@ -690,10 +658,8 @@ ngx_iot_auth_refreshed(void *data, ngx_int_t rc, ngx_iot_auth_record_t *rec)
         (void) ngx_iot_auth_cache_refresh(rf->zone, conf->store.id,
                                           &rf->device, rf->digest, NULL);
 
-    } else if (ngx_iot_auth_cache_fingerprint(rf->zone, rec->hash,
-                                              cred.fprint)
-               == NGX_OK)
-    {
+    } else {
+        ngx_iot_auth_cache_fingerprint(rf->zone, rec->hash, cred.fprint);
         cred.perms = rec->perms;
         cred.version = conf->store.version;
         cred.epoch = rf->epoch;
@@ -786,10 +752,6 @@ ngx_iot_auth_fleet_answered(ngx_iot_auth_req_t *req)
         return;
     }
 
-    if (ngx_iot_auth_usable(req) != NGX_OK) {
-        return;
-    }
-
     if (req->fetched == NGX_DECLINED) {
         ngx_iot_auth_end_flight(req, NGX_IOT_AUTH_NO_DEVICE);
         ngx_iot_auth_done(req, NGX_IOT_AUTH_UNKNOWN);
@@ -819,10 +781,7 @@ ngx_iot_auth_fleet_answered(ngx_iot_auth_req_t *req)
 }
 
 
-/*
- * the fleet's verdict is this token's, made with the stored hash just
- * read (its fingerprint is computed here for a request that is no owner)
- */
+/* the fleet's verdict is this token's, made with the stored hash just read */
 
 static ngx_uint_t
 ngx_iot_auth_fleet_vouches(ngx_iot_auth_req_t *req)
@@ -832,9 +791,6 @@ ngx_iot_auth_fleet_vouches(ngx_iot_auth_req_t *req)
     fa = &req->fleet;
 
     return req->fetched == NGX_OK && fa->rc == NGX_OK && fa->verdict
-           && ngx_iot_auth_cache_fingerprint(req->zone, req->hash,
-                                             req->cred.fprint)
-              == NGX_OK
            && CRYPTO_memcmp(fa->digest, req->ticket.digest,
                             NGX_IOT_AUTH_DIGEST_LEN)
               == 0
@@ -1249,10 +1205,30 @@ ngx_iot_auth_engine_init_module(ngx_cycle_t *cycle, ngx_iot_auth_main_t *iam)
 ngx_int_t
 ngx_iot_auth_engine_init_process(ngx_cycle_t *cycle, ngx_iot_auth_main_t *iam)
 {
-    ngx_iot_auth_redis_handlers_t  h;
+    ngx_uint_t                      i;
+    ngx_shm_zone_t                **zones;
+    ngx_iot_auth_redis_handlers_t   h;
 
     if (iam == NULL || iam->zones.nelts == 0) {
         return NGX_OK;
+    }
+
+    /* cache managers and loaders run init_process too, but no requests */
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    zones = iam->zones.elts;
+
+    for (i = 0; i < iam->zones.nelts; i++) {
+        if (ngx_iot_auth_cache_init_process(zones[i]->data, cycle->log)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     if (ngx_iot_auth_flight_init_process(cycle) != NGX_OK) {
@@ -1291,13 +1267,24 @@ ngx_iot_auth_engine_init_process(ngx_cycle_t *cycle, ngx_iot_auth_main_t *iam)
 void
 ngx_iot_auth_engine_exit_process(ngx_cycle_t *cycle, ngx_iot_auth_main_t *iam)
 {
-    if (iam == NULL || iam->zones.nelts == 0 || iam->redis == NULL) {
+    ngx_uint_t        i;
+    ngx_shm_zone_t  **zones;
+
+    if (iam == NULL || iam->zones.nelts == 0) {
         return;
     }
 
-    ngx_iot_auth_redis_exit_process(cycle);
+    if (iam->redis) {
+        ngx_iot_auth_redis_exit_process(cycle);
 
-    if (iam->fleet) {
-        ngx_iot_auth_fleet_down(iam, 1);
+        if (iam->fleet) {
+            ngx_iot_auth_fleet_down(iam, 1);
+        }
+    }
+
+    zones = iam->zones.elts;
+
+    for (i = 0; i < iam->zones.nelts; i++) {
+        ngx_iot_auth_cache_exit_process(zones[i]->data);
     }
 }

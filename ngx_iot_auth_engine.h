@@ -70,6 +70,9 @@
 /* one cost-14 bcrypt holds a pool thread for about a second */
 #define NGX_IOT_AUTH_DEFAULT_MAX_COST  14
 
+/* iot_auth_bcrypt_priority's default: bcrypt threads at nice +19 */
+#define NGX_IOT_AUTH_DEFAULT_NICE      19
+
 
 /* the engine's settings of one http{} or stream{} block */
 
@@ -81,6 +84,7 @@ typedef struct {
     ngx_str_t                    secret;       /* iot_auth_secret_file */
     ngx_iot_auth_redis_conf_t   *redis;        /* iot_auth_redis */
     ngx_flag_t                   fleet;        /* iot_auth_fleet */
+    ngx_iot_auth_priority_t      priority;     /* iot_auth_bcrypt_priority */
     void                        *tag;          /* the front end's module:
                                                   its zones' tag */
 } ngx_iot_auth_main_t;
@@ -93,6 +97,7 @@ typedef struct {
     ngx_iot_auth_store_t         store;
     ngx_thread_pool_t           *thread_pool;
     ngx_str_t                    thread_pool_name;
+    ngx_iot_auth_priority_t     *priority;     /* of the block's bcrypts */
     ngx_msec_t                   wait_timeout;
     ngx_int_t                    max_pending;  /* bcrypts of a worker */
     ngx_uint_t                   max_cost;

@@ -18,6 +18,11 @@
 #include <crypt.h>
 #include <openssl/crypto.h>
 
+#if (NGX_LINUX)
+#include <sched.h>
+#include <sys/resource.h>
+#endif
+
 
 /*
  * how often a worker with waiting or verifying requests looks at the
@@ -26,12 +31,17 @@
  */
 #define NGX_IOT_AUTH_SAFETY_NET      200
 
+#define NGX_IOT_AUTH_NICE_MAX        19
+
 
 /* a bcrypt with its thread task and libxcrypt's work area, one block */
 
 typedef struct {
     ngx_thread_task_t            task;
     ngx_iot_auth_bcrypt_t        bcrypt;
+    ngx_iot_auth_priority_e      policy;       /* the thread's */
+    int                          nice;         /* the thread's, absolute */
+    ngx_err_t                    priority_err; /* it could not be set */
     struct crypt_data            cd;
 } ngx_iot_auth_job_t;
 
@@ -45,6 +55,7 @@ typedef struct {
 
 
 static void ngx_iot_auth_flight_bcrypt_thread(void *data, ngx_log_t *log);
+static ngx_err_t ngx_iot_auth_flight_set_priority(ngx_iot_auth_job_t *job);
 static void ngx_iot_auth_flight_bcrypt_done(ngx_event_t *ev);
 static void ngx_iot_auth_flight_post_waiters(void);
 static void ngx_iot_auth_flight_arm_safety_net(void);
@@ -58,6 +69,7 @@ static void ngx_iot_auth_flight_close_bells(void *data);
 
 
 static ngx_uint_t             ngx_iot_auth_pending;
+static int                    ngx_iot_auth_worker_nice;
 static ngx_queue_t            ngx_iot_auth_waiters;
 static ngx_event_t            ngx_iot_auth_safety_net;
 static ngx_connection_t       ngx_iot_auth_safety_net_conn;
@@ -122,9 +134,9 @@ ngx_iot_auth_flight_wake(uint64_t workers)
 
 
 ngx_iot_auth_bcrypt_t *
-ngx_iot_auth_flight_bcrypt(ngx_thread_pool_t *tp, ngx_str_t *token,
-    u_char *hash, ngx_log_t *log, ngx_iot_auth_bcrypt_handler_pt handler,
-    void *data)
+ngx_iot_auth_flight_bcrypt(ngx_thread_pool_t *tp,
+    ngx_iot_auth_priority_t *prio, ngx_str_t *token, u_char *hash,
+    ngx_log_t *log, ngx_iot_auth_bcrypt_handler_pt handler, void *data)
 {
     ngx_iot_auth_job_t     *job;
     ngx_iot_auth_bcrypt_t  *b;
@@ -133,6 +145,10 @@ ngx_iot_auth_flight_bcrypt(ngx_thread_pool_t *tp, ngx_str_t *token,
     if (job == NULL) {
         return NULL;
     }
+
+    job->policy = prio->policy;
+    job->nice = ngx_min(ngx_iot_auth_worker_nice + prio->nice,
+                        NGX_IOT_AUTH_NICE_MAX);
 
     b = &job->bcrypt;
 
@@ -180,6 +196,8 @@ ngx_iot_auth_flight_bcrypt_thread(void *data, ngx_log_t *log)
 
     b = &job->bcrypt;
 
+    job->priority_err = ngx_iot_auth_flight_set_priority(job);
+
     (void) clock_gettime(CLOCK_MONOTONIC, &start);
 
     out = crypt_rn((char *) b->token, (char *) b->hash, &job->cd,
@@ -200,12 +218,84 @@ ngx_iot_auth_flight_bcrypt_thread(void *data, ngx_log_t *log)
 }
 
 
+/*
+ * runs in a pool thread, before each bcrypt: the thread sets its own
+ * scheduling policy and nice value, which Linux keeps per thread (0 is
+ * the calling thread), so that the event loops win the cores from
+ * bcrypt.  Mostly two system calls that change nothing, next to a
+ * bcrypt's tens of milliseconds
+ */
+
+static ngx_err_t
+ngx_iot_auth_flight_set_priority(ngx_iot_auth_job_t *job)
+{
+#if (NGX_LINUX)
+
+    int                 policy, now;
+    struct sched_param  sp;
+
+    switch (job->policy) {
+
+    case NGX_IOT_AUTH_PRIORITY_OFF:
+        return 0;
+
+    case NGX_IOT_AUTH_PRIORITY_NICE:
+        policy = SCHED_OTHER;
+        break;
+
+    case NGX_IOT_AUTH_PRIORITY_BATCH:
+        policy = SCHED_BATCH;
+        break;
+
+    default: /* NGX_IOT_AUTH_PRIORITY_IDLE */
+        policy = SCHED_IDLE;
+        break;
+    }
+
+    if (sched_getscheduler(0) != policy) {
+        ngx_memzero(&sp, sizeof(struct sched_param));
+
+        if (sched_setscheduler(0, policy, &sp) == -1) {
+            return ngx_errno;
+        }
+    }
+
+    if (job->policy != NGX_IOT_AUTH_PRIORITY_NICE) {
+        return 0;
+    }
+
+    ngx_set_errno(0);
+    now = getpriority(PRIO_PROCESS, 0);
+
+    if (now == -1 && ngx_errno) {
+        return ngx_errno;
+    }
+
+    if (now != job->nice && setpriority(PRIO_PROCESS, 0, job->nice) == -1) {
+        return ngx_errno;
+    }
+
+#endif
+
+    return 0;
+}
+
+
 static void
 ngx_iot_auth_flight_bcrypt_done(ngx_event_t *ev)
 {
     ngx_iot_auth_job_t  *job = ev->data;
 
+    static ngx_uint_t  warned;
+
     ngx_iot_auth_pending--;
+
+    if (job->priority_err && !warned) {
+        ngx_log_error(NGX_LOG_WARN, ev->log, job->priority_err,
+                      "iot_auth: could not lower the priority of a bcrypt "
+                      "thread, it runs at the event loop's");
+        warned = 1;
+    }
 
     job->bcrypt.handler(&job->bcrypt);
 
@@ -347,6 +437,19 @@ ngx_iot_auth_flight_init_process(ngx_cycle_t *cycle)
     ngx_fd_t  fd;
 
     ngx_queue_init(&ngx_iot_auth_waiters);
+
+#if (NGX_LINUX)
+
+    /* the event loop's nice value (worker_priority): bcrypt's starts there */
+
+    ngx_set_errno(0);
+    ngx_iot_auth_worker_nice = getpriority(PRIO_PROCESS, 0);
+
+    if (ngx_iot_auth_worker_nice == -1 && ngx_errno) {
+        ngx_iot_auth_worker_nice = 0;
+    }
+
+#endif
 
     /* cache managers and loaders have an ngx_worker too, but no requests */
 

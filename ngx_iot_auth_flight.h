@@ -35,6 +35,22 @@ typedef struct {
 } ngx_iot_auth_waiter_t;
 
 
+/* the CPU priority of the threads that run bcrypt */
+
+typedef enum {
+    NGX_IOT_AUTH_PRIORITY_OFF = 0,   /* as the worker's event loop */
+    NGX_IOT_AUTH_PRIORITY_NICE,      /* nice more than the event loop */
+    NGX_IOT_AUTH_PRIORITY_BATCH,     /* SCHED_BATCH */
+    NGX_IOT_AUTH_PRIORITY_IDLE       /* SCHED_IDLE */
+} ngx_iot_auth_priority_e;
+
+
+typedef struct {
+    ngx_iot_auth_priority_e      policy;
+    ngx_int_t                    nice;         /* NGX_IOT_AUTH_PRIORITY_NICE */
+} ngx_iot_auth_priority_t;
+
+
 typedef struct ngx_iot_auth_bcrypt_s  ngx_iot_auth_bcrypt_t;
 
 typedef void (*ngx_iot_auth_bcrypt_handler_pt)(ngx_iot_auth_bcrypt_t *b);
@@ -61,12 +77,13 @@ void ngx_iot_auth_flight_unwait(ngx_iot_auth_waiter_t *waiter);
 void ngx_iot_auth_flight_wake(uint64_t workers);
 
 /*
- * runs bcrypt(token) against hash in the pool; NULL if it could not be
- * queued.  The handler is called once, and the bcrypt freed after it
+ * runs bcrypt(token) against hash in the pool, in a thread that first
+ * sets its own priority as prio says; NULL if it could not be queued.
+ * The handler is called once, and the bcrypt freed after it
  */
 ngx_iot_auth_bcrypt_t *ngx_iot_auth_flight_bcrypt(ngx_thread_pool_t *tp,
-    ngx_str_t *token, u_char *hash, ngx_log_t *log,
-    ngx_iot_auth_bcrypt_handler_pt handler, void *data);
+    ngx_iot_auth_priority_t *prio, ngx_str_t *token, u_char *hash,
+    ngx_log_t *log, ngx_iot_auth_bcrypt_handler_pt handler, void *data);
 /* bcrypts of this worker queued or running */
 ngx_uint_t ngx_iot_auth_flight_pending(void);
 

@@ -61,7 +61,11 @@ static ngx_int_t ngx_iot_auth_realm(ngx_http_request_t *r,
     ngx_iot_auth_loc_conf_t *iacf, ngx_str_t *realm);
 static ngx_int_t ngx_iot_auth_challenge(ngx_http_request_t *r,
     ngx_iot_auth_loc_conf_t *iacf);
+static ngx_uint_t ngx_iot_auth_scan_headers(ngx_http_request_t *r,
+    ngx_iot_auth_loc_conf_t *iacf, ngx_iot_auth_ctx_t *ctx);
 static ngx_uint_t ngx_iot_auth_repeated(ngx_http_request_t *r,
+    ngx_str_t *name);
+static ngx_inline ngx_uint_t ngx_iot_auth_header_is(ngx_table_elt_t *h,
     ngx_str_t *name);
 static ngx_int_t ngx_iot_auth_retry_after(ngx_http_request_t *r);
 
@@ -87,12 +91,14 @@ static char *ngx_iot_auth_lockout(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_iot_auth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_iot_auth_bcrypt_priority(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_iot_auth_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_http_complex_value_t *ngx_iot_auth_compile(ngx_conf_t *cf,
     char *value);
-static void ngx_iot_auth_header_name(ngx_http_complex_value_t *cv,
-    ngx_str_t *name);
+static ngx_int_t ngx_iot_auth_header_name(ngx_conf_t *cf,
+    ngx_http_complex_value_t *cv, ngx_str_t *name);
 
 static ngx_int_t ngx_iot_auth_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_iot_auth_init(ngx_conf_t *cf);
@@ -240,6 +246,13 @@ static ngx_command_t  ngx_iot_auth_commands[] = {
     { ngx_string("iot_auth_secret_file"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_iot_auth_secret_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("iot_auth_bcrypt_priority"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_iot_auth_bcrypt_priority,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -649,17 +662,24 @@ static ngx_int_t
 ngx_iot_auth_read_credentials(ngx_http_request_t *r,
     ngx_iot_auth_loc_conf_t *iacf, ngx_iot_auth_ctx_t *ctx)
 {
-    ngx_int_t  rc;
+    ngx_int_t   rc;
+    ngx_uint_t  twice;
 
-    if (ngx_http_complex_value(r, iacf->device, &ctx->device) != NGX_OK
-        || ngx_http_complex_value(r, iacf->token, &ctx->token) != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    if (iacf->device_header.len && iacf->token_header.len) {
+        twice = ngx_iot_auth_scan_headers(r, iacf, ctx);
+
+    } else {
+        if (ngx_http_complex_value(r, iacf->device, &ctx->device) != NGX_OK
+            || ngx_http_complex_value(r, iacf->token, &ctx->token) != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        twice = ngx_iot_auth_repeated(r, &iacf->device_header)
+                || ngx_iot_auth_repeated(r, &iacf->token_header);
     }
 
-    if (ngx_iot_auth_repeated(r, &iacf->device_header)
-        || ngx_iot_auth_repeated(r, &iacf->token_header))
-    {
+    if (twice) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "iot_auth: device id or token header sent twice");
         ctx->device.len = 0;
@@ -842,6 +862,55 @@ ngx_iot_auth_challenge(ngx_http_request_t *r, ngx_iot_auth_loc_conf_t *iacf)
 
 
 /*
+ * the device id and token when both are lone $http_ variables (as by
+ * default): one pass over the request headers finds the values that
+ * the variables would, and whether either header came twice
+ */
+
+static ngx_uint_t
+ngx_iot_auth_scan_headers(ngx_http_request_t *r,
+    ngx_iot_auth_loc_conf_t *iacf, ngx_iot_auth_ctx_t *ctx)
+{
+    ngx_uint_t        i, devices, tokens;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    devices = 0;
+    tokens = 0;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (ngx_iot_auth_header_is(&h[i], &iacf->device_header)
+            && devices++ == 0)
+        {
+            ctx->device = h[i].value;
+        }
+
+        if (ngx_iot_auth_header_is(&h[i], &iacf->token_header)
+            && tokens++ == 0)
+        {
+            ctx->token = h[i].value;
+        }
+    }
+
+    return devices > 1 || tokens > 1;
+}
+
+
+/*
  * a request header named by iot_auth_device or iot_auth_token more than
  * once: nginx's $http_ variable would take the first one only, while
  * the upstream sees both
@@ -850,8 +919,6 @@ ngx_iot_auth_challenge(ngx_http_request_t *r, ngx_iot_auth_loc_conf_t *iacf)
 static ngx_uint_t
 ngx_iot_auth_repeated(ngx_http_request_t *r, ngx_str_t *name)
 {
-    u_char            c;
-    size_t            n;
     ngx_uint_t        i, seen;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
@@ -876,24 +943,40 @@ ngx_iot_auth_repeated(ngx_http_request_t *r, ngx_str_t *name)
             i = 0;
         }
 
-        if (h[i].key.len != name->len) {
-            continue;
-        }
-
-        for (n = 0; n < name->len; n++) {
-            c = ngx_tolower(h[i].key.data[n]);
-
-            if ((c == '-' ? '_' : c) != name->data[n]) {
-                break;
-            }
-        }
-
-        if (n == name->len && ++seen > 1) {
+        if (ngx_iot_auth_header_is(&h[i], name) && ++seen > 1) {
             return 1;
         }
     }
 
     return 0;
+}
+
+
+/*
+ * whether a request header is the one a $http_NAME variable reads:
+ * NAME is lowercase with '_' for '-'; a header cleared by nginx (hash
+ * 0) is none
+ */
+
+static ngx_inline ngx_uint_t
+ngx_iot_auth_header_is(ngx_table_elt_t *h, ngx_str_t *name)
+{
+    u_char  c;
+    size_t  n;
+
+    if (h->key.len != name->len || h->hash == 0) {
+        return 0;
+    }
+
+    for (n = 0; n < name->len; n++) {
+        c = ngx_tolower(h->key.data[n]);
+
+        if ((c == '-' ? '_' : c) != name->data[n]) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 
@@ -1108,6 +1191,15 @@ ngx_iot_auth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 static char *
+ngx_iot_auth_bcrypt_priority(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_iot_auth_main_conf_t  *iamcf = conf;
+
+    return ngx_iot_auth_conf_priority(cf, &iamcf->engine);
+}
+
+
+static char *
 ngx_iot_auth_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_iot_auth_loc_conf_t  *iacf = conf;
@@ -1280,8 +1372,9 @@ ngx_iot_auth_compile(ngx_conf_t *cf, char *value)
  * (NAME as nginx matches it: lowercase, '_' for '-'); none otherwise
  */
 
-static void
-ngx_iot_auth_header_name(ngx_http_complex_value_t *cv, ngx_str_t *name)
+static ngx_int_t
+ngx_iot_auth_header_name(ngx_conf_t *cf, ngx_http_complex_value_t *cv,
+    ngx_str_t *name)
 {
     u_char  *p, *last;
 
@@ -1298,11 +1391,11 @@ ngx_iot_auth_header_name(ngx_http_complex_value_t *cv, ngx_str_t *name)
         p++;
 
     } else {
-        return;
+        return NGX_OK;
     }
 
     if (last - p <= 5 || ngx_strncasecmp(p, (u_char *) "http_", 5) != 0) {
-        return;
+        return NGX_OK;
     }
 
     for (p += 5, name->data = p; p < last; p++) {
@@ -1310,11 +1403,23 @@ ngx_iot_auth_header_name(ngx_http_complex_value_t *cv, ngx_str_t *name)
               || (*p >= '0' && *p <= '9') || *p == '_'))
         {
             ngx_str_null(name);
-            return;
+            return NGX_OK;
         }
     }
 
     name->len = last - name->data;
+
+    /* variable names are not case-sensitive */
+
+    p = ngx_pnalloc(cf->pool, name->len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_strlow(p, name->data, name->len);
+    name->data = p;
+
+    return NGX_OK;
 }
 
 
@@ -1365,8 +1470,13 @@ ngx_iot_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->ssl_client_name, prev->ssl_client_name,
                               NGX_IOT_AUTH_CERT_OFF);
 
-    ngx_iot_auth_header_name(conf->device, &conf->device_header);
-    ngx_iot_auth_header_name(conf->token, &conf->token_header);
+    if (ngx_iot_auth_header_name(cf, conf->device, &conf->device_header)
+        != NGX_OK
+        || ngx_iot_auth_header_name(cf, conf->token, &conf->token_header)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
 
     return ngx_iot_auth_conf_merge(cf, &iamcf->engine, &conf->engine,
                                    &prev->engine);

@@ -282,6 +282,42 @@ qr/\[info\] .* iot_auth: malformed device id of 5 bytes,/
 
 
 
+=== TEST 15a: headers named by $http_ variables in any case, read as nginx reads them
+--- config
+    location = /t {
+        iot_auth zone=iot;
+        iot_auth_credentials file=../html/creds;
+        iot_auth_device $HTTP_X_VIN;
+        iot_auth_token ${http_X_Secret};
+        add_header X-Result $iot_auth_result always;
+        add_header X-Device $iot_auth_device always;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend;
+    }
+    location = /backend {
+        return 200 "ok\n";
+    }
+--- request eval
+[("GET /t") x 5]
+--- more_headers eval
+["X-Vin: dev1\nX-Secret: secret1",
+ "x-vin: dev1\nx-secret: secret1",
+ "X-Vin: dev1\nX-Device-Token: secret1",
+ "X-Vin: dev1\nX-Secret: secret1\nX-SECRET: secret1",
+ "X-Vin: dev1\nX-Vin: long\nX-Secret: secret1"]
+--- error_code eval
+[200, 200, 401, 400, 400]
+--- response_headers eval
+["X-Result: MISS\nX-Device: dev1",
+ "X-Result: HIT\nX-Device: dev1",
+ "X-Result: DENIED",
+ "X-Result: DENIED",
+ "X-Result: DENIED"]
+--- no_error_log
+[error]
+[alert]
+
+
+
 === TEST 16: rejected requests never reach the upstream
 --- no_repeat: its requests verify tokens in a fresh zone
 --- request eval

@@ -234,3 +234,36 @@ guess: 401 DENIED -
 guess: 401 DENIED -
 good token: 429 LOCKED -
 good token after the revocation: 429 LOCKED -
+
+
+
+=== TEST 5: a token replaced in Redis is refused once the new one is verified
+--- config
+    location = /p {
+        iot_auth zone=iot;
+        iot_auth_credentials redis;
+        add_header X-Result $iot_auth_result always;
+        empty_gif;
+    }
+--- init
+IotAuthRedis::redis_cli('main', 'HSET', 'iot:device:rotated', 'hash', $::Ha);
+my @lines = ("old token: " . ::ask('/p', 'rotated', 'token-a'),
+             "old token again: " . ::ask('/p', 'rotated', 'token-a'));
+IotAuthRedis::redis_cli('main', 'HSET', 'iot:device:rotated', 'hash', $::Hb);
+push @lines, "new token: " . ::ask('/p', 'rotated', 'token-b'),
+             map { "old token after it: " . ::ask('/p', 'rotated', 'token-a') }
+                 1 .. 3;
+IotAuthRedis::redis_cli('main', 'DEL', 'iot:device:rotated');
+IotAuthTest::write_html('result.txt', join '', map { "$_\n" } @lines);
+--- request
+GET /result.txt
+--- response_body
+old token: 200 MISS -
+old token again: 200 HIT -
+new token: 200 MISS -
+old token after it: 401 DENIED -
+old token after it: 401 NEGATIVE -
+old token after it: 401 NEGATIVE -
+--- no_error_log
+[error]
+[alert]

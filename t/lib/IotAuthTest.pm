@@ -26,7 +26,8 @@ our @EXPORT_OK = qw(herd herds steps replies replies_in tally http_get
                     block_defaults p_defaults p_config p_files p_req creds
                     summary bcrypt_hash skip_unrepeatable
                     master_pid worker_pids log_file log_lines logged
-                    per_worker bcrypt_owner pinned_conns ka_send ka_status);
+                    per_worker bcrypt_owner pinned_conns ka_send ka_status
+                    by_worker);
 
 # Sends one request per entry of $reqs, each on its own connection, and
 # waits for every answer (bounded by $opts{timeout}, default 30 s).
@@ -563,6 +564,42 @@ sub ka_status {
 
     my $res = $conn->wait($timeout);
     return ($res->{status}, $res->{body}, $res->{headers});
+}
+
+# Sends the requests of $plan->[i] on a keep-alive connection pinned to
+# the i-th worker (workers in pid order), one after the other; a request
+# is [uri, device, token] ([uri] without credentials).  Returns one line
+# per request: "worker I URI: STATUS RESULT" (RESULT from the X-Result
+# header, '-' without one), and the body of the last response of each
+# worker in $bodies->[i] when a list is given.  %opts as for
+# pinned_conns (workers: how many; default: as many as $plan has).
+
+sub by_worker {
+    my ($plan, $bodies, %opts) = @_;
+
+    my $conns = pinned_conns(workers => scalar @$plan, %opts);
+    my @pids = (sort { $a <=> $b } keys %$conns)[0 .. $#$plan];
+    my $out = '';
+
+    for my $i (0 .. $#$plan) {
+        my $sock = $conns->{ $pids[$i] }[0];
+
+        for my $req (@{ $plan->[$i] }) {
+            my ($uri, $dev, $token) = @$req;
+            ka_send($sock, $uri, defined $dev
+                                 ? ('X-Device-Id' => $dev,
+                                    'X-Device-Token' => $token)
+                                 : ());
+            my ($status, $body, $h) = ka_status($sock, 30);
+            $out .= "worker $i $uri: $status " . ($h->{'x-result'} // '-')
+                    . "\n";
+            $bodies->[$i] = $body if $bodies;
+        }
+    }
+
+    close $_ for map { @$_ } values %$conns;
+
+    return $out;
 }
 
 1;
