@@ -63,6 +63,7 @@ fuzz_init(void)
          ngx_pagesize_shift++) { /* void */ }
     ngx_cacheline_size = NGX_CPU_CACHE_LINE;
     ngx_ncpu = 1;
+    ngx_pid = ngx_getpid();
 
     if (ngx_strerror_init() != NGX_OK) {
         abort();

@@ -67,7 +67,9 @@ fuzz_zone_create(void)
     fuzz_zone.negative_ttl = 10000;
     fuzz_zone.refresh = 80;
 
-    if (ngx_iot_auth_cache_init_zone(&fuzz_shm_zone, NULL) != NGX_OK) {
+    if (ngx_iot_auth_cache_init_zone(&fuzz_shm_zone, NULL) != NGX_OK
+        || ngx_iot_auth_cache_init_process(&fuzz_zone, &fuzz_log) != NGX_OK)
+    {
         abort();
     }
 }
@@ -212,9 +214,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     fuzz_assert(mdlen == NGX_IOT_AUTH_DIGEST_LEN);
-    fuzz_assert(ngx_iot_auth_cache_digest(&fuzz_zone, &ctx->device,
-                                          &ctx->token, ours)
-                == NGX_OK);
+    ngx_iot_auth_cache_digest(&fuzz_zone, &ctx->device, &ctx->token, ours);
     fuzz_assert(ngx_memcmp(ours, digest, NGX_IOT_AUTH_DIGEST_LEN) == 0);
 
 done:

@@ -1,7 +1,7 @@
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use IotAuthRedis qw(free_port redis_start redis_stop redis_cli http_get);
-use IotAuthTest qw(write_html);
+use IotAuthTest qw(write_html poll);
 use Time::HiRes qw(time sleep);
 
 # Stores kept apart, with Redis: a verdict made by one store is never
@@ -66,16 +66,6 @@ sub steps {
     write_html('result.txt', join '', map { "$_\n" } @lines);
 }
 
-sub poll {
-    my ($seconds, $cond) = @_;
-
-    my $deadline = time + $seconds;
-    while (time < $deadline) {
-        return 1 if $cond->();
-        sleep 0.02;
-    }
-    return 0;
-}
 
 master_on();
 workers(2);

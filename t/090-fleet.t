@@ -2,7 +2,7 @@ use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use IotAuthRedis qw(free_port redis_start redis_stop redis_cli
                     fake_redis_start http_get);
-use IotAuthTest qw(herd write_html);
+use IotAuthTest qw(herd write_html poll);
 use IotAuthFleet qw(gateway_start gateway_stop gateway_kill gateway_log
                     relay_start relay_cut relay_mend);
 use File::Temp qw(tempdir);
@@ -192,17 +192,6 @@ sub redis_calls {
     return $n;
 }
 
-sub poll {
-    my ($secs, $cond) = @_;
-
-    my $deadline = time + $secs;
-    while (time < $deadline) {
-        my $res = $cond->();
-        return $res if $res;
-        sleep 0.05;
-    }
-    return $cond->();
-}
 
 # a verdict made on a is SHARED on b and c, then a local HIT everywhere
 sub shared {
@@ -373,7 +362,13 @@ sub revoke_cut {
     $out .= sprintf "subscribers reached: %s\n",
                     redis_cli('main', 'PUBLISH', 'iot:revoke', 'rv1');
 
-    $out .= ask(a => '/r', 'rv1', 'secret1');
+    # PUBLISH returns once the message is sent, maybe before a's worker 0
+    # has read it: a refuses the device within a second
+    my $revoked;
+    poll(1, sub {
+        ($revoked = ask(a => '/r', 'rv1', 'secret1')) =~ / 401 /;
+    });
+    $out .= $revoked;
     $out .= ask(c => '/r', 'rv1', 'secret1');
 
     my $bcrypt = bcrypts();

@@ -1,7 +1,7 @@
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use IotAuthRedis qw(free_port redis_start redis_stop redis_cli http_get);
-use IotAuthTest qw(write_html);
+use IotAuthTest qw(write_html poll);
 use IotAuthFleet qw(gateway_start gateway_stop gateway_log sentinel_start
                     sentinel_cli);
 use File::Temp qw(tempdir);
@@ -45,17 +45,6 @@ redis_cli('acl', 'ACL', 'SETUSER', 'default', 'off');
 redis_cli('acl', '--user', 'gw', '--pass', 'gw-pass', '--no-auth-warning',
           'HSET', 'iot:device:u1', 'hash', $H1);
 
-sub poll {
-    my ($secs, $cond) = @_;
-
-    my $deadline = time + $secs;
-    while (time < $deadline) {
-        my $res = $cond->();
-        return $res if $res;
-        sleep 0.05;
-    }
-    return $cond->();
-}
 
 # the replica has caught up and the sentinel knows it
 poll(10, sub {

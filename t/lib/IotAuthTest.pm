@@ -582,22 +582,22 @@ sub by_worker {
     my $out = '';
 
     for my $i (0 .. $#$plan) {
-        my $sock = $conns->{ $pids[$i] }[0];
+        my $conn = $conns->{ $pids[$i] }[0];
 
         for my $req (@{ $plan->[$i] }) {
             my ($uri, $dev, $token) = @$req;
-            ka_send($sock, $uri, defined $dev
+            ka_send($conn, $uri, defined $dev
                                  ? ('X-Device-Id' => $dev,
                                     'X-Device-Token' => $token)
                                  : ());
-            my ($status, $body, $h) = ka_status($sock, 30);
+            my ($status, $body, $h) = ka_status($conn, 30);
             $out .= "worker $i $uri: $status " . ($h->{'x-result'} // '-')
                     . "\n";
             $bodies->[$i] = $body if $bodies;
         }
     }
 
-    close $_ for map { @$_ } values %$conns;
+    $_->close for map { @$_ } values %$conns;
 
     return $out;
 }
