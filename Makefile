@@ -319,7 +319,7 @@ $(FUZZ_DIR)/obj/%.o: $(CURDIR)/%.c $(wildcard $(CURDIR)/*.h) \
 	@mkdir -p $(@D)
 	$(SAN_CC) -c $(FUZZ_CFLAGS) -o $@ $<
 
-$(FUZZ_DIR)/bin/%: $(CURDIR)/fuzz/%.c $(CURDIR)/fuzz/fuzz_common.h \
+$(FUZZ_DIR)/bin/%: $(CURDIR)/fuzz/%.c $(wildcard $(CURDIR)/fuzz/*.h) \
                    $(CURDIR)/fuzz/fuzz_assert.h \
                    $(FUZZ_DIR)/nginx-nomain.o $(FUZZ_MOD_OBJS) $(ASAN_DIR)/nginx
 	@mkdir -p $(@D)

@@ -63,8 +63,6 @@ static ngx_int_t ngx_iot_auth_challenge(ngx_http_request_t *r,
     ngx_iot_auth_loc_conf_t *iacf);
 static ngx_uint_t ngx_iot_auth_scan_headers(ngx_http_request_t *r,
     ngx_iot_auth_loc_conf_t *iacf, ngx_iot_auth_ctx_t *ctx);
-static ngx_uint_t ngx_iot_auth_repeated(ngx_http_request_t *r,
-    ngx_str_t *name);
 static ngx_inline ngx_uint_t ngx_iot_auth_header_is(ngx_table_elt_t *h,
     ngx_str_t *name);
 static ngx_int_t ngx_iot_auth_retry_after(ngx_http_request_t *r);
@@ -665,18 +663,14 @@ ngx_iot_auth_read_credentials(ngx_http_request_t *r,
     ngx_int_t   rc;
     ngx_uint_t  twice;
 
-    if (iacf->device_header.len && iacf->token_header.len) {
-        twice = ngx_iot_auth_scan_headers(r, iacf, ctx);
+    twice = ngx_iot_auth_scan_headers(r, iacf, ctx);
 
-    } else {
-        if (ngx_http_complex_value(r, iacf->device, &ctx->device) != NGX_OK
-            || ngx_http_complex_value(r, iacf->token, &ctx->token) != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        twice = ngx_iot_auth_repeated(r, &iacf->device_header)
-                || ngx_iot_auth_repeated(r, &iacf->token_header);
+    if ((iacf->device_header.len == 0 || iacf->token_header.len == 0)
+        && (ngx_http_complex_value(r, iacf->device, &ctx->device) != NGX_OK
+            || ngx_http_complex_value(r, iacf->token, &ctx->token)
+               != NGX_OK))
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     if (twice) {
@@ -862,9 +856,10 @@ ngx_iot_auth_challenge(ngx_http_request_t *r, ngx_iot_auth_loc_conf_t *iacf)
 
 
 /*
- * the device id and token when both are lone $http_ variables (as by
- * default): one pass over the request headers finds the values that
- * the variables would, and whether either header came twice
+ * one pass over the request headers finds the values of the device id
+ * and token that are lone $http_ variables (as by default), and whether
+ * either header came twice: nginx 1.22's variable would take the first
+ * one only, while the upstream sees both
  */
 
 static ngx_uint_t
@@ -911,48 +906,6 @@ ngx_iot_auth_scan_headers(ngx_http_request_t *r,
 
 
 /*
- * a request header named by iot_auth_device or iot_auth_token more than
- * once: nginx's $http_ variable would take the first one only, while
- * the upstream sees both
- */
-
-static ngx_uint_t
-ngx_iot_auth_repeated(ngx_http_request_t *r, ngx_str_t *name)
-{
-    ngx_uint_t        i, seen;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    if (name->len == 0) {
-        return 0;
-    }
-
-    seen = 0;
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (ngx_iot_auth_header_is(&h[i], name) && ++seen > 1) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-/*
  * whether a request header is the one a $http_NAME variable reads:
  * NAME is lowercase with '_' for '-'; a header cleared by nginx (hash
  * 0) is none
@@ -964,7 +917,7 @@ ngx_iot_auth_header_is(ngx_table_elt_t *h, ngx_str_t *name)
     u_char  c;
     size_t  n;
 
-    if (h->key.len != name->len || h->hash == 0) {
+    if (name->len == 0 || h->key.len != name->len || h->hash == 0) {
         return 0;
     }
 

@@ -16,11 +16,11 @@
 
 
 #include "fuzz_common.h"
+#include "fuzz_resp.h"
 #include "../ngx_iot_auth_fleet.c"
 
 
 #define FUZZ_MAX_REPLIES   64
-#define FUZZ_MAX_ELEMENTS  1024
 
 
 int
@@ -160,37 +160,6 @@ fuzz_parse(redisReply *reply)
 
         ngx_free(fc);
     }
-}
-
-
-/* see fuzz_redis.c: hiredis 0.14 allocates announced arrays at once */
-
-static ngx_uint_t
-fuzz_huge_array(const uint8_t *p, size_t size)
-{
-    size_t          n;
-    const uint8_t  *end;
-
-    end = p + size;
-
-    for ( /* void */ ; p < end; p++) {
-        if (*p != '*') {
-            continue;
-        }
-
-        n = 0;
-
-        while (p + 1 < end && p[1] >= '0' && p[1] <= '9') {
-            p++;
-            n = n * 10 + (*p - '0');
-
-            if (n > FUZZ_MAX_ELEMENTS) {
-                return 1;
-            }
-        }
-    }
-
-    return 0;
 }
 
 

@@ -1,7 +1,7 @@
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use IotAuthTest qw(write_html worker_pids pinned_conns ka_send ka_status
-                   herd tally);
+                   herd tally bcrypt_hash master_pid);
 use IotAuthRedis qw(http_get);
 use Time::HiRes qw(time sleep);
 
@@ -14,28 +14,10 @@ use Time::HiRes qw(time sleep);
 
 our $VG = $ENV{TEST_NGINX_USE_VALGRIND};
 
-# bcrypt through Perl's crypt() (libcrypt): deterministic salts
-sub bcrypt {
-    my ($password, $cost) = @_;
-
-    return crypt($password, sprintf '$2b$%02d$abcdefghijklmnopqrstuu',
-                            $cost // 4);
-}
-
-our $Old = bcrypt('oldtoken');
-our $New = bcrypt('newtoken');
-our $Rehash = bcrypt('oldtoken', 5);
-our $Slow = bcrypt('slow', $VG ? 11 : 13);
-
-die "this libcrypt makes no bcrypt hashes" if length $Slow != 60;
-
-sub root { $ENV{TEST_NGINX_SERVER_ROOT} }
-
-sub master_pid {
-    open my $fh, '<', root() . '/logs/nginx.pid' or die "nginx.pid: $!";
-    chomp(my $pid = <$fh>);
-    return $pid;
-}
+our $Old = bcrypt_hash('oldtoken');
+our $New = bcrypt_hash('newtoken');
+our $Rehash = bcrypt_hash('oldtoken', 5);
+our $Slow = bcrypt_hash('slow', $VG ? 11 : 13);
 
 # rewrites html/NAME and reloads nginx; returns once every worker is new
 sub rewrite_and_reload {

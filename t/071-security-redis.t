@@ -1,7 +1,7 @@
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use IotAuthRedis qw(free_port redis_start redis_stop redis_cli http_get);
-use IotAuthTest qw(write_html poll);
+use IotAuthTest qw(write_html poll bcrypt_hash);
 use Time::HiRes qw(time sleep);
 
 # Stores kept apart, with Redis: a verdict made by one store is never
@@ -12,15 +12,8 @@ use Time::HiRes qw(time sleep);
 
 $ENV{TEST_NGINX_REDIS_PORT} = free_port();
 
-sub bcrypt {
-    my ($password, $cost) = @_;
-
-    return crypt($password, sprintf '$2b$%02d$abcdefghijklmnopqrstuu',
-                            $cost // 4);
-}
-
-our $Ha = bcrypt('token-a');
-our $Hb = bcrypt('token-b');
+our $Ha = bcrypt_hash('token-a');
+our $Hb = bcrypt_hash('token-b');
 our $Dear = '$2b$15$' . substr($Ha, 7);
 
 sub populate {

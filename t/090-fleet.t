@@ -2,7 +2,7 @@ use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use IotAuthRedis qw(free_port redis_start redis_stop redis_cli
                     fake_redis_start http_get);
-use IotAuthTest qw(herd write_html poll);
+use IotAuthTest qw(herd write_html poll bcrypt_hash);
 use IotAuthFleet qw(gateway_start gateway_stop gateway_kill gateway_log
                     relay_start relay_cut relay_mend);
 use File::Temp qw(tempdir);
@@ -25,19 +25,10 @@ $ENV{TEST_NGINX_REDIS_FAKE_PORT} = free_port();
 
 redis_start('main', port => $ENV{TEST_NGINX_REDIS_PORT});
 
-sub bcrypt {
-    my ($password, $cost) = @_;
-
-    return crypt($password, sprintf '$2b$%02d$abcdefghijklmnopqrstuu',
-                            $cost // 4);
-}
-
-our $H1 = bcrypt('secret1');
-our $H2 = bcrypt('secret2');
-our $Slow = bcrypt('secret1', 12);
-our $Slower = bcrypt('secret1', 13);
-
-die "this libcrypt makes no bcrypt hashes" if length $H1 != 60;
+our $H1 = bcrypt_hash('secret1');
+our $H2 = bcrypt_hash('secret2');
+our $Slow = bcrypt_hash('secret1', 12);
+our $Slower = bcrypt_hash('secret1', 13);
 
 sub write_file {
     my ($name, $text) = @_;
