@@ -22,7 +22,8 @@ BUILD       := $(CURDIR)/build
 OBJS        := $(BUILD)/$(notdir $(CC))
 MODULE      := ngx_iot_auth_module
 SO          := $(BUILD)/$(MODULE).so
-SOURCES     := $(wildcard $(CURDIR)/ngx_iot_auth_*.c $(CURDIR)/*.h)
+SOURCES     := $(wildcard $(CURDIR)/ngx_iot_auth_*.c $(CURDIR)/*.h) \
+               $(CURDIR)/ngx_iot_auth.map
 PASSWD      := $(BUILD)/iot-auth-passwd
 PASSWD_SRC  := $(wildcard $(CURDIR)/tools/ngx_iot_auth_passwd*.c) \
                $(CURDIR)/ngx_iot_auth_record.c
