@@ -191,7 +191,7 @@ bench-deps:
 	$(call apt_install,$(BENCH_DEPS))
 
 bench: deps all bench-deps
-	SO=$(SO) NGINX_BIN=$(NGINX_BIN) ./bench/run
+	SO=$(SO) STREAM_SO=$(STREAM_SO) NGINX_BIN=$(NGINX_BIN) ./bench/run
 
 bench-check: deps bench-deps
 	NGINX_BIN=$(NGINX_BIN) ./bench/check-openresty
@@ -246,6 +246,7 @@ SAN_FLAGS     := -fsanitize=address,undefined -fno-omit-frame-pointer \
 SAN_LDFLAGS   := -fsanitize=address,undefined
 NGX_SAN_CONF  := --with-compat --with-threads --with-debug \
                  --with-http_ssl_module --with-http_auth_request_module \
+                 --with-stream --with-stream_ssl_module \
                  --add-dynamic-module=$(CURDIR)
 MODULE_C      := $(sort $(wildcard $(CURDIR)/ngx_iot_auth_*.c))
 
@@ -301,6 +302,7 @@ asan-build: $(ASAN_DIR)/Makefile
 asan-run: asan-build $(PASSWD) $(UNIT)
 	@rm -rf $(SAN_LOGS); mkdir -p $(SAN_LOGS)
 	$(SAN_ENV) PERL5LIB=$(TEST_PERL5LIB) \
+	    TEST_NGINX_STREAM_MODULE=$(ASAN_DIR)/$(STREAM_MODULE).so \
 	    sh fuzz/asan-suite $(ASAN_DIR)/nginx $(ASAN_DIR)/$(MODULE).so \
 	    $(SAN_LOGS) $(ASAN_PROVE)
 
@@ -312,7 +314,7 @@ asan-run: asan-build $(PASSWD) $(UNIT)
 FUZZ_CFLAGS    = $(SAN_FLAGS) -fsanitize=fuzzer-no-link \
                  -W -Wall -Wno-unused-parameter \
                  $(addprefix -I $(NGX_TREE)/src/,core event event/modules \
-                     os/unix http http/modules) -I $(ASAN_DIR)
+                     os/unix http http/modules stream) -I $(ASAN_DIR)
 FUZZ_LIBS     := -lcrypt -lpcre2-8 -lz -lssl -lcrypto -lhiredis -lpthread \
                  -ldl
 FUZZ_NGX_OBJS  = $(filter-out $(ASAN_DIR)/src/core/nginx.o, \
