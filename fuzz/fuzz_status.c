@@ -7,8 +7,10 @@
  * that ngx_iot_auth_status_handler() computes (so ASan stops any write
  * past it) and must end inside it.
  *
- * Input: a zone count byte, then per zone a 2-byte name length, the name,
+ * Input: a byte whose high bit turns fleet mode's metrics on and whose
+ * rest is the zone count, then per zone a 2-byte name length, the name,
  * and the counters, 8 bytes each (zeros once the input runs out).
+ * A byte after them whose low bit is set makes the zone one of stream{}.
  */
 
 
@@ -43,7 +45,7 @@ fuzz_take(fuzz_input_t *in, size_t n)
 
 static void
 fuzz_render(ngx_pool_t *pool, ngx_array_t *snaps, ngx_uint_t json,
-    ngx_uint_t newline)
+    ngx_uint_t fleet, ngx_uint_t newline)
 {
     size_t       size;
     u_char      *buf, *last, *p, *eol;
@@ -56,8 +58,8 @@ fuzz_render(ngx_pool_t *pool, ngx_array_t *snaps, ngx_uint_t json,
         abort();
     }
 
-    last = json ? ngx_iot_auth_json(buf, snaps)
-                : ngx_iot_auth_prometheus(buf, snaps);
+    last = json ? ngx_iot_auth_json(buf, snaps, fleet)
+                : ngx_iot_auth_prometheus(buf, snaps, fleet);
 
     fuzz_assert(last > buf && (size_t) (last - buf) <= size);
     fuzz_assert(last[-1] == '\n');
@@ -108,7 +110,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    ngx_uint_t                i, j, nzones, newline;
+    ngx_uint_t                i, j, nzones, fleet, newline;
     ngx_conf_t                cf;
     ngx_str_t                *name;
     ngx_array_t               snaps;
@@ -121,7 +123,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     fuzz_conf_begin(&cf);
 
-    nzones = fuzz_take(&in, 1) % (FUZZ_MAX_ZONES + 1);
+    nzones = fuzz_take(&in, 1);
+    fleet = nzones >= 128;
+    nzones %= FUZZ_MAX_ZONES + 1;
     newline = 0;
 
     if (ngx_array_init(&snaps, cf.pool, nzones + 1,
@@ -165,12 +169,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         m->entries = fuzz_take(&in, 8);
         m->flights = fuzz_take(&in, 8);
         m->waiters = fuzz_take(&in, 8);
+        m->fleet_errors = fuzz_take(&in, 8);
 
         snap->zone = name;
+        snap->frontend = (fuzz_take(&in, 1) & 1) ? &ngx_iot_auth_mqtt : NULL;
     }
 
-    fuzz_render(cf.pool, &snaps, 0, newline);
-    fuzz_render(cf.pool, &snaps, 1, newline);
+    fuzz_render(cf.pool, &snaps, 0, fleet, newline);
+    fuzz_render(cf.pool, &snaps, 1, fleet, newline);
 
     fuzz_conf_end(&cf);
 
