@@ -10,7 +10,8 @@ use POSIX ();
 # credentials run one bcrypt, and every one reaches the broker.  Then
 # the HTTP module and the stream module at work in one nginx at the
 # same time: each .so has its own engine (config links them with a
-# version script), each zone counts its own.
+# version script), each zone counts its own.  And a reload keeps the
+# stream zone and its verdicts.
 
 our $Broker = mosquitto_start('broker');
 
@@ -140,6 +141,40 @@ IotAuthTest::write_html('r.txt', "http: " . IotAuthTest::tally(@r) . <$fh>
 --- response_body_like eval
 ["\\Ahttp: 200:$::HALF\nmqtt: 0 x$::HALF\nrequests: http $::HALF, mqtt $::HALF\n\\z",
 qr/^iot_auth_bcrypt_total\{zone="iot",outcome="match"\} 1\n.*^iot_auth_bcrypt_total\{zone="mqtt",frontend="mqtt",outcome="match"\} 1$/ms]
+--- no_error_log
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 3: a reload keeps the stream zone: a device verified before it is a HIT after it
+--- http_config
+--- init
+my $connect = sub {
+    my ($id) = @_;
+    my ($r) = IotAuthStream::mqtt_herd($ENV{TEST_NGINX_MQTT_PORT},
+        [ IotAuthMqtt::mqtt_connect_packet(client_id => $id,
+                                           username => 'storm-1',
+                                           password => 's3cret') ]);
+    return "CONNACK $r";
+};
+my @r = ($connect->('t3-a'));
+my %old = map { $_ => 1 } IotAuthTest::worker_pids();
+kill 'HUP', IotAuthTest::master_pid();
+push @r, IotAuthTest::poll(10, sub {
+    my @w = IotAuthTest::worker_pids();
+    @w == 2 && !grep { $old{$_} } @w;
+}) ? 'reloaded' : 'not reloaded';
+push @r, $connect->('t3-b');
+IotAuthTest::write_html('r.txt', join '', map { "$_\n" } @r);
+--- request eval
+["GET /r.txt", "GET /status"]
+--- response_body eval
+["CONNACK 0\nreloaded\nCONNACK 0\n",
+"frontend mqtt\nhit 1\nmiss 1\nmatch 1\nentries 1\n"]
+--- response_body_filters eval
+IotAuthStream::zone_summary('mqtt')
 --- no_error_log
 [error]
 [alert]
