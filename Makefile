@@ -1,7 +1,9 @@
 # ngx_iot_auth: build, demo, tests.
 #
-#   make                 build build/ngx_iot_auth_module.so and the unit
-#                        checks of the MQTT CONNECT parser
+#   make                 build build/ngx_iot_auth_module.so (http{}),
+#                        build/ngx_stream_iot_auth_module.so (stream{},
+#                        MQTT) and the unit checks of the MQTT CONNECT
+#                        parser
 #   make run             demo gateway on 127.0.0.1:8080
 #   make test            the Test::Nginx suite
 #   make test-valgrind   the suite with nginx under valgrind memcheck
@@ -10,9 +12,14 @@
 #   make docs            render the diagrams of docs/design.md
 #
 # NGINX_SRC defaults to Debian's nginx-dev tree, configured with Debian's
-# own flags so that the module loads into /usr/sbin/nginx.  Any nginx
-# source tree of the same version built --with-compat --with-threads works
-# too: make NGINX_SRC=/path/to/nginx-1.22.1
+# own flags so that the modules load into /usr/sbin/nginx.  Debian builds
+# its stream module as a .so of its own (libnginx-mod-stream); nginx-dev's
+# flags leave it out, so --with-stream is added, in the static form: the
+# dynamic one would make "make modules" build nginx's own stream module,
+# whose sources nginx-dev does not have.  The configuration header and the
+# module signature are the same either way.  Any nginx source tree of the
+# same version built --with-compat --with-threads --with-stream works too:
+# make NGINX_SRC=/path/to/nginx-1.22.1
 
 SHELL       := /bin/bash
 NGINX_SRC   ?= /usr/share/nginx/src
@@ -22,12 +29,16 @@ BUILD       := $(CURDIR)/build
 OBJS        := $(BUILD)/$(notdir $(CC))
 MODULE      := ngx_iot_auth_module
 SO          := $(BUILD)/$(MODULE).so
-SOURCES     := $(wildcard $(CURDIR)/ngx_iot_auth_*.c $(CURDIR)/*.h)
+STREAM_MODULE := ngx_stream_iot_auth_module
+STREAM_SO   := $(BUILD)/$(STREAM_MODULE).so
+SOURCES     := $(wildcard $(CURDIR)/ngx_iot_auth_*.c $(CURDIR)/*.h) \
+               $(CURDIR)/ngx_iot_auth.map
 PASSWD      := $(BUILD)/iot-auth-passwd
 PASSWD_SRC  := $(wildcard $(CURDIR)/tools/ngx_iot_auth_passwd*.c) \
                $(CURDIR)/ngx_iot_auth_record.c
 
-DEBIAN_DEPS := nginx-core nginx-dev libcrypt-dev libhiredis-dev libssl-dev \
+DEBIAN_DEPS := nginx-core nginx-dev libnginx-mod-stream libcrypt-dev \
+               libhiredis-dev libssl-dev \
                libtest-base-perl libtext-diff-perl libprotocol-http2-perl \
                apache2-utils whois redis-server redis-sentinel mosquitto \
                mosquitto-clients python3-paho-mqtt curl openssl gcc make
@@ -42,10 +53,15 @@ UNIT_CFLAGS  = -W -Wall -Wpointer-arith -Wno-unused-parameter -Werror -g -O1 \
                $(addprefix -I $(NGINX_SRC)/src/,core event event/modules \
                    os/unix) -I $(OBJS)
 
+# The stream module's tests (t/120-mqtt-stream*.t) load it themselves
+# with TEST_NGINX_STREAM_MODULE, after nginx's stream module
+# (t/lib/IotAuthStream.pm).
+#
 # t/lib first, then the caller's PERL5LIB (which may hold the real
 # Test::Nginx, e.g. PERL5LIB=/path/to/test-nginx/lib make test), then
 # t/compat, only when perl finds no Test::Nginx::Socket without it
-TEST_ENV     = TEST_NGINX_BINARY=$(NGINX_BIN) TEST_NGINX_LOAD_MODULES=$(SO)
+TEST_ENV     = TEST_NGINX_BINARY=$(NGINX_BIN) TEST_NGINX_LOAD_MODULES=$(SO) \
+               TEST_NGINX_STREAM_MODULE=$(STREAM_SO)
 PROVE_ENV    = $(TEST_ENV) PERL5LIB=$(TEST_PERL5LIB)
 TEST_PERL5LIB = $(CURDIR)/t/lib$(if $(PERL5LIB),:$(PERL5LIB))$(COMPAT)
 COMPAT       = $(shell perl -MTest::Nginx::Socket -e1 2>/dev/null \
@@ -63,7 +79,7 @@ H2_PERL5LIB  = $(CURDIR)/t/lib:$(CURDIR)/t/compat$(if $(PERL5LIB),:$(PERL5LIB))
 .PHONY: all deps run test test-valgrind clean bench bench-check bench-deps \
         docs
 
-all: $(SO) $(PASSWD) $(UNIT)
+all: $(SO) $(STREAM_SO) $(PASSWD) $(UNIT)
 
 $(OBJS)/Makefile: config
 	@mkdir -p $(OBJS)
@@ -73,18 +89,20 @@ $(OBJS)/Makefile: config
 	        --with-cc-opt="$$(dpkg-buildflags --get CFLAGS) -fPIC \
 	                       $$(dpkg-buildflags --get CPPFLAGS)" \
 	        --with-ld-opt="$$(dpkg-buildflags --get LDFLAGS) -fPIC" \
-	        "$${NGX_CONF_FLAGS[@]}" \
+	        "$${NGX_CONF_FLAGS[@]}" --with-stream --with-stream_ssl_module \
 	        --add-dynamic-module=$(CURDIR) --builddir=$(OBJS); \
 	else \
 	    conf=./configure; [ -x $$conf ] || conf=auto/configure; \
 	    $$conf --with-cc=$(CC) --with-compat --with-threads --with-debug \
-	        $(NGINX_CONFIGURE_ARGS) \
+	        --with-stream $(NGINX_CONFIGURE_ARGS) \
 	        --add-dynamic-module=$(CURDIR) --builddir=$(OBJS); \
 	fi
 
-$(SO): $(OBJS)/Makefile $(SOURCES)
+# one "make modules" builds both
+$(SO) $(STREAM_SO) &: $(OBJS)/Makefile $(SOURCES)
 	$(MAKE) -C $(NGINX_SRC) -f $(OBJS)/Makefile modules
-	install -m 755 $(OBJS)/$(MODULE).so $@
+	install -m 755 $(OBJS)/$(MODULE).so $(SO)
+	install -m 755 $(OBJS)/$(STREAM_MODULE).so $(STREAM_SO)
 
 # iot-auth-passwd (docs/credentials.md): the record rules and the tool,
 # compiled with nginx's headers, the ngx_auto_config.h of the configured
@@ -173,7 +191,7 @@ bench-deps:
 	$(call apt_install,$(BENCH_DEPS))
 
 bench: deps all bench-deps
-	SO=$(SO) NGINX_BIN=$(NGINX_BIN) ./bench/run
+	SO=$(SO) STREAM_SO=$(STREAM_SO) NGINX_BIN=$(NGINX_BIN) ./bench/run
 
 bench-check: deps bench-deps
 	NGINX_BIN=$(NGINX_BIN) ./bench/check-openresty
@@ -228,6 +246,7 @@ SAN_FLAGS     := -fsanitize=address,undefined -fno-omit-frame-pointer \
 SAN_LDFLAGS   := -fsanitize=address,undefined
 NGX_SAN_CONF  := --with-compat --with-threads --with-debug \
                  --with-http_ssl_module --with-http_auth_request_module \
+                 --with-stream --with-stream_ssl_module \
                  --add-dynamic-module=$(CURDIR)
 MODULE_C      := $(sort $(wildcard $(CURDIR)/ngx_iot_auth_*.c))
 
@@ -283,6 +302,7 @@ asan-build: $(ASAN_DIR)/Makefile
 asan-run: asan-build $(PASSWD) $(UNIT)
 	@rm -rf $(SAN_LOGS); mkdir -p $(SAN_LOGS)
 	$(SAN_ENV) PERL5LIB=$(TEST_PERL5LIB) \
+	    TEST_NGINX_STREAM_MODULE=$(ASAN_DIR)/$(STREAM_MODULE).so \
 	    sh fuzz/asan-suite $(ASAN_DIR)/nginx $(ASAN_DIR)/$(MODULE).so \
 	    $(SAN_LOGS) $(ASAN_PROVE)
 
@@ -294,7 +314,7 @@ asan-run: asan-build $(PASSWD) $(UNIT)
 FUZZ_CFLAGS    = $(SAN_FLAGS) -fsanitize=fuzzer-no-link \
                  -W -Wall -Wno-unused-parameter \
                  $(addprefix -I $(NGX_TREE)/src/,core event event/modules \
-                     os/unix http http/modules) -I $(ASAN_DIR)
+                     os/unix http http/modules stream) -I $(ASAN_DIR)
 FUZZ_LIBS     := -lcrypt -lpcre2-8 -lz -lssl -lcrypto -lhiredis -lpthread \
                  -ldl
 FUZZ_NGX_OBJS  = $(filter-out $(ASAN_DIR)/src/core/nginx.o, \

@@ -147,7 +147,21 @@ struct ngx_iot_auth_counters_s {
 };
 
 
+/*
+ * The shared header.  Each front end's .so has its own copy of this
+ * file, and the HTTP status page also reads the zones of the stream
+ * module: the marker, the layout number and the size, first and never
+ * moved, say that a zone is laid out as this copy expects.  Change
+ * NGX_IOT_AUTH_ZONE_LAYOUT with any change below them.
+ */
+
+#define NGX_IOT_AUTH_ZONE_MAGIC      0x494f542d41555448  /* "IOT-AUTH" */
+#define NGX_IOT_AUTH_ZONE_LAYOUT     1
+
 struct ngx_iot_auth_sh_s {
+    uint64_t                     magic;
+    uint32_t                     layout;
+    uint32_t                     size;         /* of this structure */
     ngx_rbtree_t                 rbtree;
     ngx_rbtree_node_t            sentinel;
     ngx_queue_t                  verified;     /* LRU, entries with a verdict */
@@ -301,6 +315,10 @@ ngx_iot_auth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     }
 
     zone->shpool->data = zone->sh;
+
+    zone->sh->magic = NGX_IOT_AUTH_ZONE_MAGIC;
+    zone->sh->layout = NGX_IOT_AUTH_ZONE_LAYOUT;
+    zone->sh->size = sizeof(ngx_iot_auth_sh_t);
 
     ngx_rbtree_init(&zone->sh->rbtree, &zone->sh->sentinel,
                     ngx_iot_auth_cache_rbtree_insert_value);
@@ -944,6 +962,33 @@ ngx_iot_auth_cache_metrics(ngx_iot_auth_zone_t *zone,
     m->waiters = sh->waiters;
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+ngx_int_t
+ngx_iot_auth_cache_view(ngx_shm_zone_t *shm_zone, ngx_iot_auth_zone_t *view)
+{
+    ngx_slab_pool_t    *shpool;
+    ngx_iot_auth_sh_t  *sh;
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+    sh = shpool->data;
+
+    if (sh == NULL
+        || sh->magic != NGX_IOT_AUTH_ZONE_MAGIC
+        || sh->layout != NGX_IOT_AUTH_ZONE_LAYOUT
+        || sh->size != sizeof(ngx_iot_auth_sh_t))
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_memzero(view, sizeof(ngx_iot_auth_zone_t));
+
+    view->sh = sh;
+    view->shpool = shpool;
+    view->shm_zone = shm_zone;
+
+    return NGX_OK;
 }
 
 

@@ -242,5 +242,15 @@ void ngx_iot_auth_cache_count_fleet_error(ngx_iot_auth_zone_t *zone);
 void ngx_iot_auth_cache_metrics(ngx_iot_auth_zone_t *zone,
     ngx_iot_auth_metrics_t *m);
 
+/*
+ * a zone that another module's copy of the engine made (the HTTP status
+ * page reads the stream module's zones): NGX_OK with view set up for
+ * ngx_iot_auth_cache_metrics() when its shared header is laid out as
+ * this copy's, NGX_DECLINED otherwise.  shm_zone must be a zone of
+ * ngx_iot_auth, found by its tag
+ */
+ngx_int_t ngx_iot_auth_cache_view(ngx_shm_zone_t *shm_zone,
+    ngx_iot_auth_zone_t *view);
+
 
 #endif /* _NGX_IOT_AUTH_CACHE_H_INCLUDED_ */

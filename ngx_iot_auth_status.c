@@ -7,8 +7,9 @@
 /*
  * The status page (iot_auth_status): every zone's metrics in
  * Prometheus text or JSON, both rendered from one table of metric
- * families.  Part of the HTTP front end; calls only the zone's metrics
- * snapshot.
+ * families; the zones of http{}, then those of stream{} (the MQTT front
+ * end, another .so) with the label frontend="mqtt".  Part of the HTTP
+ * front end; calls only the zone's metrics snapshot.
  */
 
 
@@ -39,11 +40,14 @@ typedef struct {
 
 typedef struct {
     ngx_str_t                   *zone;
+    ngx_str_t                   *frontend;     /* NULL: http{} */
     ngx_iot_auth_metrics_t       metrics;
 } ngx_iot_auth_snapshot_t;
 
 
 static ngx_int_t ngx_iot_auth_snapshot(ngx_http_request_t *r,
+    ngx_array_t *snaps);
+static ngx_int_t ngx_iot_auth_snapshot_stream(ngx_http_request_t *r,
     ngx_array_t *snaps);
 static size_t ngx_iot_auth_status_size(ngx_array_t *snaps);
 static u_char *ngx_iot_auth_prometheus(u_char *p, ngx_array_t *snaps,
@@ -70,6 +74,9 @@ static ngx_str_t  ngx_iot_auth_backends[] = {
 
 
 static ngx_str_t  ngx_iot_auth_result_names[NGX_IOT_AUTH_NRESULTS];
+
+
+static ngx_str_t  ngx_iot_auth_mqtt = ngx_string("mqtt");
 
 
 static ngx_iot_auth_family_t  ngx_iot_auth_families[] = {
@@ -227,11 +234,87 @@ ngx_iot_auth_snapshot(ngx_http_request_t *r, ngx_array_t *snaps)
         }
 
         snap->zone = &zones[i]->shm.name;
+        snap->frontend = NULL;
         ngx_iot_auth_cache_metrics(zones[i]->data, &snap->metrics);
     }
 
     for (i = 0; i < NGX_IOT_AUTH_NRESULTS; i++) {
         ngx_iot_auth_result_names[i] = ngx_iot_auth_results[i].metric;
+    }
+
+    return ngx_iot_auth_snapshot_stream(r, snaps);
+}
+
+
+/*
+ * the zones of ngx_stream_iot_auth_module, when it is loaded: nginx
+ * keeps them with every other shared memory zone, tagged with the
+ * module.  That module has its own copy of the engine: a zone is read
+ * only when its shared header says that it is laid out as ours
+ */
+
+static ngx_int_t
+ngx_iot_auth_snapshot_stream(ngx_http_request_t *r, ngx_array_t *snaps)
+{
+    ngx_uint_t                i;
+    ngx_cycle_t              *cycle;
+    ngx_module_t             *stream;
+    ngx_shm_zone_t           *shm_zone;
+    ngx_list_part_t          *part;
+    ngx_iot_auth_zone_t       view;
+    ngx_iot_auth_snapshot_t  *snap;
+
+    cycle = (ngx_cycle_t *) ngx_cycle;
+    stream = NULL;
+
+    for (i = 0; cycle->modules[i]; i++) {
+        if (ngx_strcmp(cycle->modules[i]->name, "ngx_stream_iot_auth_module")
+            == 0)
+        {
+            stream = cycle->modules[i];
+            break;
+        }
+    }
+
+    if (stream == NULL) {
+        return NGX_OK;
+    }
+
+    part = &cycle->shared_memory.part;
+    shm_zone = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            shm_zone = part->elts;
+            i = 0;
+        }
+
+        if (shm_zone[i].tag != stream) {
+            continue;
+        }
+
+        if (ngx_iot_auth_cache_view(&shm_zone[i], &view) != NGX_OK) {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "iot_auth: stream zone \"%V\" is not shown, it "
+                          "was made by another version of the module",
+                          &shm_zone[i].shm.name);
+            continue;
+        }
+
+        snap = ngx_array_push(snaps);
+        if (snap == NULL) {
+            return NGX_ERROR;
+        }
+
+        snap->zone = &shm_zone[i].shm.name;
+        snap->frontend = &ngx_iot_auth_mqtt;
+        ngx_iot_auth_cache_metrics(&view, &snap->metrics);
     }
 
     return NGX_OK;
@@ -260,7 +343,8 @@ ngx_iot_auth_status_size(ngx_array_t *snaps)
     snap = snaps->elts;
 
     for (i = 0; i < snaps->nelts; i++) {
-        size += n * (128 + snap[i].zone->len + NGX_ATOMIC_T_LEN);
+        size += n * (128 + sizeof(",frontend=\"\"") + snap[i].zone->len
+                     + ngx_iot_auth_mqtt.len + NGX_ATOMIC_T_LEN);
     }
 
     return size;
@@ -293,6 +377,10 @@ ngx_iot_auth_prometheus(u_char *p, ngx_array_t *snaps, ngx_uint_t fleet)
             for (v = 0; v < n; v++) {
                 p = ngx_sprintf(p, "iot_auth_%V{zone=\"%V\"", &fam->name,
                                 snap[i].zone);
+
+                if (snap[i].frontend) {
+                    p = ngx_sprintf(p, ",frontend=\"%V\"", snap[i].frontend);
+                }
 
                 if (fam->label.len) {
                     p = ngx_sprintf(p, ",%V=\"%V\"", &fam->label,
@@ -333,6 +421,11 @@ ngx_iot_auth_json(u_char *p, ngx_array_t *snaps, ngx_uint_t fleet)
 
         group = NULL;
         first = 1;
+
+        if (snap[i].frontend) {
+            p = ngx_sprintf(p, "\"frontend\":\"%V\"", snap[i].frontend);
+            first = 0;
+        }
 
         for (f = 0; f < NGX_IOT_AUTH_NFAMILIES; f++) {
             fam = &ngx_iot_auth_families[f];

@@ -10,6 +10,7 @@
  * Input: a byte whose high bit turns fleet mode's metrics on and whose
  * rest is the zone count, then per zone a 2-byte name length, the name,
  * and the counters, 8 bytes each (zeros once the input runs out).
+ * A byte after them whose low bit is set makes the zone one of stream{}.
  */
 
 
@@ -171,6 +172,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         m->fleet_errors = fuzz_take(&in, 8);
 
         snap->zone = name;
+        snap->frontend = (fuzz_take(&in, 1) & 1) ? &ngx_iot_auth_mqtt : NULL;
     }
 
     fuzz_render(cf.pool, &snaps, 0, fleet, newline);
