@@ -37,7 +37,8 @@ render() {      # render TEMPLATE OUT key=value...
 
 # setup_conf NAME PORT CREDS [cpu]: RUN/NAME/conf/nginx.conf for the setup
 # that NAME starts with (iot, ceiling, basic, openresty); "cpu" makes the
-# one-process form of the CPU count
+# one-process form of the CPU count; iot_priority=VALUE in the environment
+# sets iot's iot_auth_bcrypt_priority (default: the module's)
 setup_conf() {
     local name=$1 port=$2 creds=$3 cpu=${4:-}
     local dir=$RUN/$name
@@ -59,7 +60,8 @@ thread_pool iot_auth threads=2;"
     iot_auth_zone zone=short:1m ttl=2s;
     iot_auth_zone zone=short_norefresh:1m ttl=2s refresh=100%;
     iot_auth_credentials file=$creds;
-"
+${iot_priority:+    iot_auth_bcrypt_priority $iot_priority;
+}"
         auth="iot_auth zone=iot;"
         auth_timed=$auth
         auth_lock="iot_auth zone=iot;

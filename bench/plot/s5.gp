@@ -16,7 +16,7 @@ set yrange [*:1e5]      # room for the key above the lines
 set xrange [0:s5_xmax]
 set object 1 rect from s5_w0, graph 0 to s5_w1, graph 1 behind fc rgb "#eef3fb" fs solid noborder
 plot "s5-iot.dat"     index 0 using 1:2 with lines lw 2 lc rgb "#1f77b4" title "iot", \
-     "s5-iot_nice.dat" index 0 using 1:2 with lines lw 1.5 dt 3 lc rgb "#9467bd" title "iot, bcrypt threads at nice 10 (diagnostic, fewer devices)", \
+     "s5-iot_off.dat" index 0 using 1:2 with lines lw 1.5 dt 3 lc rgb "#9467bd" title "iot, bcrypt priority off (fewer devices)", \
      "s5-openresty.dat" index 0 using 1:2 with lines lw 2 lc rgb "#ff7f0e" title "openresty", \
      "s5-iot-control.dat" using 1:2 with lines lw 2 lc rgb "#7f7f7f" title "ceiling, same load during iot's cold start (control)", \
      "s5-basic.dat"   index 0 using 1:2 with lines lw 2 lc rgb "#d62728" title "basic"
@@ -32,7 +32,7 @@ set samples 500
 limit(x) = (x < s5_w0 || s5_phys * (x - s5_w0) > s5_fleet) ? 1/0 : s5_phys * (x - s5_w0)
 plot limit(x) with lines dt 2 lw 1.5 lc rgb "#000000" title "iot's limit: the cores' measured capacity", \
      "s5-iot.dat"     index 1 using 1:2 with lines lw 2 lc rgb "#1f77b4" title "iot", \
-     "s5-iot_nice.dat" index 1 using 1:2 with lines lw 1.5 dt 3 lc rgb "#9467bd" title "iot, bcrypt threads at nice 10", \
+     "s5-iot_off.dat" index 1 using 1:2 with lines lw 1.5 dt 3 lc rgb "#9467bd" title "iot, bcrypt priority off", \
      "s5-openresty.dat" index 1 using 1:2 with lines lw 2 lc rgb "#ff7f0e" title "openresty", \
      "s5-basic.dat"   index 1 using 1:2 with lines lw 2 lc rgb "#d62728" title "basic"
 
