@@ -59,7 +59,9 @@ typedef struct {
 } ngx_iot_auth_fleet_call_t;
 
 
-static ngx_iot_auth_fleet_call_t *ngx_iot_auth_fleet_call(ngx_log_t *log);
+static ngx_iot_auth_fleet_call_t *ngx_iot_auth_fleet_call(ngx_log_t *log,
+    ngx_iot_auth_fleet_answer_t *answer,
+    ngx_iot_auth_fleet_handler_pt handler, void *data);
 static ngx_str_t *ngx_iot_auth_fleet_cmd(ngx_iot_auth_fleet_call_t *fc,
     ngx_iot_auth_fleet_reply_e kind, char *name);
 static void ngx_iot_auth_fleet_key_name(ngx_iot_auth_fleet_call_t *fc,
@@ -165,14 +167,11 @@ ngx_iot_auth_fleet_read(ngx_iot_auth_fleet_key_t *key,
     ngx_str_t                  *arg;
     ngx_iot_auth_fleet_call_t  *fc;
 
-    fc = ngx_iot_auth_fleet_call(log);
+    fc = ngx_iot_auth_fleet_call(log, answer, handler, data);
     if (fc == NULL) {
         return NGX_ERROR;
     }
 
-    fc->answer = answer;
-    fc->handler = handler;
-    fc->data = data;
     fc->duration = terms->lockout->duration;
 
     arg = ngx_iot_auth_fleet_cmd(fc, NGX_IOT_AUTH_FLEET_VERDICT, "GET");
@@ -196,14 +195,10 @@ ngx_iot_auth_fleet_claim(ngx_iot_auth_fleet_key_t *key,
     ngx_iot_auth_lockout_t     *lockout;
     ngx_iot_auth_fleet_call_t  *fc;
 
-    fc = ngx_iot_auth_fleet_call(log);
+    fc = ngx_iot_auth_fleet_call(log, answer, handler, data);
     if (fc == NULL) {
         return NGX_ERROR;
     }
-
-    fc->answer = answer;
-    fc->handler = handler;
-    fc->data = data;
 
     lockout = terms->lockout;
 
@@ -240,7 +235,7 @@ ngx_iot_auth_fleet_finish(ngx_iot_auth_fleet_key_t *key,
     ngx_iot_auth_lockout_t     *lockout;
     ngx_iot_auth_fleet_call_t  *fc;
 
-    fc = ngx_iot_auth_fleet_call(ngx_cycle->log);
+    fc = ngx_iot_auth_fleet_call(ngx_cycle->log, NULL, NULL, NULL);
     if (fc == NULL) {
         return;
     }
@@ -326,7 +321,7 @@ ngx_iot_auth_fleet_keep(ngx_iot_auth_fleet_key_t *key, ngx_msec_t ttl)
     ngx_str_t                  *arg;
     ngx_iot_auth_fleet_call_t  *fc;
 
-    fc = ngx_iot_auth_fleet_call(ngx_cycle->log);
+    fc = ngx_iot_auth_fleet_call(ngx_cycle->log, NULL, NULL, NULL);
     if (fc == NULL) {
         return;
     }
@@ -377,10 +372,14 @@ ngx_iot_auth_fleet_parse_wake(ngx_str_t *payload, uint64_t *store,
 }
 
 
-/* a call with room for the keys and values of any step */
+/*
+ * a call with room for the keys and values of any step; the answer goes
+ * to handler(data), or nowhere when handler is NULL
+ */
 
 static ngx_iot_auth_fleet_call_t *
-ngx_iot_auth_fleet_call(ngx_log_t *log)
+ngx_iot_auth_fleet_call(ngx_log_t *log, ngx_iot_auth_fleet_answer_t *answer,
+    ngx_iot_auth_fleet_handler_pt handler, void *data)
 {
     size_t                      size;
     ngx_iot_auth_fleet_call_t  *fc;
@@ -398,6 +397,9 @@ ngx_iot_auth_fleet_call(ngx_log_t *log)
     ngx_memzero(fc, sizeof(ngx_iot_auth_fleet_call_t));
 
     fc->last = (u_char *) (fc + 1);
+    fc->answer = answer;
+    fc->handler = handler;
+    fc->data = data;
 
     fc->call.parse = ngx_iot_auth_fleet_parse;
     fc->call.handler = ngx_iot_auth_fleet_done;
