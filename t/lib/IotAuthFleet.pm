@@ -15,13 +15,14 @@ use Exporter 'import';
 use File::Temp qw(tempdir);
 use IO::Select;
 use IO::Socket::INET;
-use POSIX ();
-use Time::HiRes qw(time sleep);
 
 use IotAuthHTTP;
 use IotAuthRedis qw(free_port);
+use IotAuthTest qw(poll worker_pids log_lines spawn wait_up reap
+                   fork_server);
 
 our @EXPORT_OK = qw(gateway_start gateway_stop gateway_kill gateway_log
+                    gateway_master
                     gateway_workers relay_start relay_cut relay_mend
                     sentinel_start sentinel_stop sentinel_cli);
 
@@ -84,19 +85,21 @@ _EOC_
 
     $Gateways{$name} = { port => $port, dir => $dir };
 
-    my $deadline = time + 5;
-    while (time < $deadline) {
-        my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                         PeerPort => $port, Proto => 'tcp');
-        if ($sock) {
-            close $sock;
-            return $port;
-        }
-        sleep 0.05;
-    }
+    return $port if poll(5, sub { listening($port) });
 
     gateway_stop($name);
     die "gateway $name does not listen on port $port";
+}
+
+sub listening {
+    my ($port) = @_;
+
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                     PeerPort => $port, Proto => 'tcp')
+        or return 0;
+    close $sock;
+
+    return 1;
 }
 
 sub master_pid {
@@ -109,17 +112,14 @@ sub master_pid {
     return $pid && $pid =~ /^(\d+)/ ? $1 : undef;
 }
 
-sub children {
-    my ($ppid) = @_;
+# The master pid of gateway NAME; undef once it has stopped.
 
-    my @pids;
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        open my $s, '<', $stat or next;
-        my $l = <$s> // '';
-        close $s;
-        push @pids, $1 if $l =~ /^(\d+) \(nginx\) \S (\d+)/ && $2 == $ppid;
-    }
-    return sort { $a <=> $b } @pids;
+sub gateway_master {
+    my ($name) = @_;
+
+    my $gw = $Gateways{$name} or die "no gateway $name";
+
+    return master_pid($gw);
 }
 
 # The worker pids of gateway NAME.
@@ -130,7 +130,7 @@ sub gateway_workers {
     my $gw = $Gateways{$name} or die "no gateway $name";
     my $master = master_pid($gw) or return;
 
-    return children($master);
+    return worker_pids($master);
 }
 
 # The lines of gateway NAME's error log that match $re.
@@ -140,11 +140,7 @@ sub gateway_log {
 
     my $gw = $Gateways{$name} or die "no gateway $name";
 
-    open my $fh, '<', "$gw->{dir}/logs/error.log" or return;
-    my @lines = grep { $_ =~ $re } <$fh>;
-    close $fh;
-
-    return @lines;
+    return log_lines($re, "$gw->{dir}/logs/error.log");
 }
 
 sub gone {
@@ -166,15 +162,10 @@ sub gateway_stop {
 
     my $gw = delete $Gateways{$name} or return;
     my $master = master_pid($gw) or return;
-    my @workers = children($master);
+    my @workers = worker_pids($master);
 
     kill 'QUIT', $master;
-
-    my $deadline = time + 5;
-    while (time < $deadline) {
-        return if !grep { !gone($_) } $master, @workers;
-        sleep 0.05;
-    }
+    return if poll(5, sub { !grep { !gone($_) } $master, @workers });
 
     kill 'KILL', $master, @workers;
 }
@@ -188,7 +179,7 @@ sub gateway_kill {
     my $gw = delete $Gateways{$name} or return;
     my $master = master_pid($gw) or return;
 
-    kill 'KILL', $master, children($master);
+    kill 'KILL', $master, worker_pids($master);
 }
 
 # A TCP relay NAME on a free port (returned) to 127.0.0.1:$target.
@@ -212,8 +203,7 @@ sub relay_cut {
     my $r = $Relays{$name} or die "no relay $name";
     my $pid = delete $r->{pid} or return;
 
-    kill 'KILL', $pid;
-    waitpid $pid, 0;
+    reap($pid, 'KILL', 5);
 }
 
 sub relay_mend {
@@ -228,17 +218,7 @@ sub relay_mend {
                                        Proto => 'tcp')
         or die "relay $name on port $r->{port}: $!";
 
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-
-    if ($pid) {
-        close $listen;
-        $r->{pid} = $pid;
-        return;
-    }
-
-    relay_loop($listen, $r->{target});
-    POSIX::_exit(0);
+    $r->{pid} = fork_server($listen, sub { relay_loop($_[0], $r->{target}) });
 }
 
 sub relay_loop {
@@ -307,31 +287,14 @@ sentinel parallel-syncs $o{master} 1
 _EOC_
     close $fh;
 
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-    if ($pid == 0) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', "$dir/sentinel.out";
-        open STDERR, '>&', \*STDOUT;
-        { exec 'redis-sentinel', "$dir/sentinel.conf" }
-        POSIX::_exit(127);
-    }
+    my $pid = spawn("$dir/sentinel.out",
+                    'redis-sentinel', "$dir/sentinel.conf");
 
     $Sentinels{$name} = { pid => $pid, port => $o{port}, dir => $dir };
 
-    my $deadline = time + 5;
-    while (time < $deadline) {
-        my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                         PeerPort => $o{port},
-                                         Proto => 'tcp');
-        if ($sock) {
-            close $sock;
-            return $pid;
-        }
-        die "redis-sentinel $name exited, see $dir/sentinel.out"
-            if waitpid($pid, POSIX::WNOHANG()) == $pid;
-        sleep 0.05;
-    }
+    return $pid if wait_up($pid, 5, sub { listening($o{port}) },
+                           "redis-sentinel $name exited, see "
+                           . "$dir/sentinel.out");
 
     sentinel_stop($name);
     die "redis-sentinel $name does not answer on port $o{port}";
@@ -359,8 +322,7 @@ sub sentinel_stop {
 
     my $s = delete $Sentinels{$name} or return;
 
-    kill 'KILL', $s->{pid};
-    waitpid $s->{pid}, 0;
+    reap($s->{pid}, 'KILL', 5);
 }
 
 END {

@@ -31,6 +31,7 @@ use POSIX ();
 use Time::HiRes qw(time sleep);
 
 use IotAuthRedis qw(free_port);
+use IotAuthTest qw(spawn wait_up reap fork_server);
 
 our @EXPORT_OK = qw(mosquitto_start mosquitto_stop mosquitto_log
                     fake_broker_start fake_broker_received
@@ -68,26 +69,17 @@ sub mosquitto_start {
               "log_timestamp_format %H:%M:%S\n";
     close $fh;
 
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-    if ($pid == 0) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', "$dir/mosquitto.log";
-        open STDERR, '>&', \*STDOUT;
-        { exec '/usr/sbin/mosquitto', '-c', "$dir/mosquitto.conf" }
-        POSIX::_exit(127);
-    }
+    my $pid = spawn("$dir/mosquitto.log",
+                    '/usr/sbin/mosquitto', '-c', "$dir/mosquitto.conf");
 
-    my $srv = $Brokers{$name} = { pid => $pid, port => $port, dir => $dir };
+    $Brokers{$name} = { pid => $pid, port => $port, dir => $dir };
 
-    my $deadline = time + 5;
-    while (time < $deadline) {
+    my $up = sub {
         my $r = mqtt_exchange($port, mqtt_connect_packet(), timeout => 1);
-        return $port if defined $r->{connack};
-        die "mosquitto $name exited, see $dir/mosquitto.log"
-            if waitpid($pid, POSIX::WNOHANG()) == $pid;
-        sleep 0.05;
-    }
+        defined $r->{connack};
+    };
+    return $port if wait_up($pid, 5, $up,
+                            "mosquitto $name exited, see $dir/mosquitto.log");
 
     mosquitto_stop($name);
     die "mosquitto $name does not answer on port $port";
@@ -101,16 +93,7 @@ sub mosquitto_stop {
     my $srv = $Brokers{$name} or return;
     my $pid = delete $srv->{pid} or return;
 
-    kill 'TERM', $pid;
-
-    my $deadline = time + 5;
-    while (time < $deadline) {
-        return if waitpid($pid, POSIX::WNOHANG()) == $pid;
-        sleep 0.02;
-    }
-
-    kill 'KILL', $pid;
-    waitpid $pid, 0;
+    reap($pid, 'TERM', 5);
 }
 
 # The log of mosquitto NAME so far.
@@ -140,14 +123,15 @@ sub fake_broker_start {
     my $dir = tempdir('iot-mqtt-XXXXXX', TMPDIR => 1,
                       CLEANUP => !$ENV{IOT_MQTT_KEEP});
 
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
+    my $pid = fork_server($listen,
+                          sub { fake_broker_loop($_[0], $dir, $reply) });
+    $Brokers{$name} = { pid => $pid, port => $port, dir => $dir };
 
-    if ($pid) {
-        close $listen;
-        $Brokers{$name} = { pid => $pid, port => $port, dir => $dir };
-        return $port;
-    }
+    return $port;
+}
+
+sub fake_broker_loop {
+    my ($listen, $dir, $reply) = @_;
 
     local $SIG{PIPE} = 'IGNORE';
 
@@ -169,8 +153,6 @@ sub fake_broker_start {
         syswrite($c, $reply);
         close $c;
     }
-
-    POSIX::_exit(0);
 }
 
 # the packets fake broker NAME has received so far, as bytes

@@ -13,8 +13,7 @@ use Exporter 'import';
 use File::Temp qw(tempdir);
 use IO::Select;
 use IO::Socket::INET;
-use IotAuthTest qw(http_get);
-use POSIX ();
+use IotAuthTest qw(http_get spawn wait_up reap fork_server);
 use Time::HiRes qw(time sleep);
 
 # http_get is IotAuthTest's, exported here too for the files that take
@@ -60,24 +59,12 @@ sub redis_start {
 
     die "redis $name is already running" if $srv->{pid};
 
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
-    if ($pid == 0) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>>', "$srv->{dir}/redis.out";
-        open STDERR, '>&', \*STDOUT;
-        { exec 'redis-server', @{ $srv->{args} } }
-        POSIX::_exit(127);
-    }
-    $srv->{pid} = $pid;
+    my $pid = $srv->{pid} = spawn("$srv->{dir}/redis.out",
+                                  'redis-server', @{ $srv->{args} });
 
-    my $deadline = time + 5;
-    while (time < $deadline) {
-        return $pid if redis_ping($srv);
-        die "redis-server $name exited, see $srv->{dir}/redis.out"
-            if waitpid($pid, POSIX::WNOHANG()) == $pid;
-        sleep 0.05;
-    }
+    return $pid if wait_up($pid, 5, sub { redis_ping($srv) },
+                           "redis-server $name exited, see "
+                           . "$srv->{dir}/redis.out");
 
     redis_stop($name);
     die "redis-server $name does not answer on port $srv->{port}";
@@ -98,14 +85,14 @@ sub fake_redis_start {
                                        ReuseAddr => 1, Proto => 'tcp')
         or die "fake redis on port $port: $!";
 
-    my $pid = fork;
-    die "fork: $!" unless defined $pid;
+    my $pid = fork_server($listen, sub { fake_redis_loop($_[0], $replies) });
+    $Servers{$name} = { pid => $pid, port => $port, fake => 1 };
 
-    if ($pid) {
-        close $listen;
-        $Servers{$name} = { pid => $pid, port => $port, fake => 1 };
-        return $pid;
-    }
+    return $pid;
+}
+
+sub fake_redis_loop {
+    my ($listen, $replies) = @_;
 
     my $sel = IO::Select->new($listen);
     my %buf;
@@ -204,16 +191,7 @@ sub redis_stop {
     my $pid = delete $srv->{pid} or return;
 
     kill 'CONT', $pid;
-    kill $sig // 'KILL', $pid;
-
-    my $deadline = time + 5;
-    while (time < $deadline) {
-        return if waitpid($pid, POSIX::WNOHANG()) == $pid;
-        sleep 0.02;
-    }
-
-    kill 'KILL', $pid;
-    waitpid $pid, 0;
+    reap($pid, $sig // 'KILL', 5);
 }
 
 # Sends a signal (STOP, CONT) to redis-server NAME.

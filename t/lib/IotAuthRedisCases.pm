@@ -10,10 +10,10 @@ package IotAuthRedisCases;
 use strict;
 use warnings;
 
-use File::Temp qw(tempdir);
+use IotAuthFleet qw(gateway_start gateway_stop gateway_kill gateway_log
+                    gateway_master);
 use IotAuthRedis qw(redis_start redis_stop redis_signal redis_cli
-                    hmget_calls redis_clients free_port);
-use IotAuthHTTP;
+                    hmget_calls redis_clients);
 use IotAuthTest qw(herd tally write_html worker_pids poll http_get p_req
                    bcrypt_hash log_lines per_worker);
 use Time::HiRes qw(time sleep);
@@ -306,78 +306,46 @@ sub odd_replies {
 # an nginx of its own (2 workers, Redis "auth"): a reload, then a stop
 # with a lookup in flight, and what they leave behind
 sub lifecycle {
-    my $dir = tempdir('iot-life-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-    my $port = free_port();
-    my $bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
-    my $modules = join '', map { "load_module $_;\n" }
-                           split ' ', $ENV{TEST_NGINX_LOAD_MODULES} // '';
-    my $user = $> == 0 ? 'user root;' : '';
-    my $http2 = IotAuthHTTP::h2() ? ' http2' : '';
-
-    mkdir "$dir/$_" for qw(conf logs tmp);
-    open my $fh, '>', "$dir/conf/nginx.conf" or die "nginx.conf: $!";
-    print $fh <<"_EOC_";
-$modules
-$user
-daemon on;
-master_process on;
-worker_processes 2;
-error_log $dir/logs/error.log info;
-pid $dir/logs/nginx.pid;
-thread_pool iot_auth threads=2;
-events { worker_connections 128; }
-http {
-    access_log off;
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
+    my $port = gateway_start('life', http => <<"_EOC_", server => <<'_EOC_');
     iot_auth_zone zone=life:1m;
     iot_auth_redis 127.0.0.1:$ENV{TEST_NGINX_REDIS_AUTH_PORT}
                    password=$Password timeout=500ms revoke_channel=life;
-    server {
-        listen 127.0.0.1:$port$http2;
+_EOC_
         location = /p {
             iot_auth zone=life;
             iot_auth_credentials redis;
             empty_gif;
         }
-    }
-}
 _EOC_
-    close $fh;
 
-    system($bin, '-p', "$dir/", '-c', 'conf/nginx.conf') == 0
-        or die "nginx did not start, see $dir/logs/error.log";
-
+    # the port answers before the master has written its pid
     my $master;
     my $up = poll(5, sub {
-        open my $p, '<', "$dir/logs/nginx.pid" or return;
-        chomp($master = <$p> // '');
-        my @workers = $master ? worker_pids($master) : ();
+        $master = gateway_master('life') or return 0;
+        my @workers = worker_pids($master);
         @workers == 2;
     });
 
     # whatever happens, this nginx does not outlive the block
     my $out = eval {
         die "nginx did not start its workers\n" unless $up;
-        lifecycle_steps($master, $port, $dir);
+        lifecycle_steps($master, $port);
     };
     my $err = $@;
 
     redis_signal('auth', 'CONT');
 
     if (!defined $out) {
-        kill 'TERM', $master if $master;
+        gateway_kill('life');
         die $err;
     }
 
+    gateway_stop('life');
     write_html('result.txt', $out);
 }
 
 sub lifecycle_steps {
-    my ($master, $port, $dir) = @_;
+    my ($master, $port) = @_;
 
     my $out = line('before reload', get('life1', 'secret1', port => $port));
     $out .= sprintf "connections: %d\n", redis_clients('auth', 3);
@@ -406,8 +374,8 @@ sub lifecycle_steps {
     $out .= sprintf "stopped: %s\n", kill(0, $master) ? 'no' : 'yes';
     $out .= sprintf "connections left: %d\n", redis_clients('auth', 0);
 
-    my @bad = log_lines(qr/open socket|\[alert\]|\[crit\]|\[emerg\]/,
-                        "$dir/logs/error.log");
+    my @bad = gateway_log('life',
+                          qr/open socket|\[alert\]|\[crit\]|\[emerg\]/);
     warn "# $_" for @bad;
     $out .= sprintf "alerts: %d\n", scalar @bad;
 

@@ -19,6 +19,7 @@ use warnings;
 use Exporter 'import';
 use IO::Select;
 use IotAuthHTTP;
+use POSIX ();
 use Time::HiRes qw(time sleep);
 
 our @EXPORT_OK = qw(herd herds steps replies replies_in tally http_get
@@ -27,7 +28,7 @@ our @EXPORT_OK = qw(herd herds steps replies replies_in tally http_get
                     summary bcrypt_hash skip_unrepeatable
                     master_pid worker_pids log_file log_lines logged
                     per_worker bcrypt_owner pinned_conns ka_send ka_status
-                    by_worker);
+                    by_worker spawn wait_up reap fork_server);
 
 # Sends one request per entry of $reqs, each on its own connection, and
 # waits for every answer (bounded by $opts{timeout}, default 30 s).
@@ -270,6 +271,71 @@ sub poll {
     }
 
     return $cond->();
+}
+
+# Starts @cmd in the background, its input /dev/null, its output and
+# errors appended to $out; returns its pid.
+
+sub spawn {
+    my ($out, @cmd) = @_;
+
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $out;
+        open STDERR, '>&', \*STDOUT;
+        { exec @cmd }
+        POSIX::_exit(127);
+    }
+
+    return $pid;
+}
+
+# Waits until $ready returns true (poll, $secs seconds at most) for the
+# process $pid, which spawn started; dies with $exited if the process
+# ends first.  Returns whether it became ready.
+
+sub wait_up {
+    my ($pid, $secs, $ready, $exited) = @_;
+
+    return poll($secs, sub {
+        return 1 if $ready->();
+        die "$exited\n" if waitpid($pid, POSIX::WNOHANG()) == $pid;
+        return 0;
+    });
+}
+
+# Sends $sig to the child $pid, gives it $secs seconds to end, then
+# SIGKILL; reaps it.
+
+sub reap {
+    my ($pid, $sig, $secs) = @_;
+
+    kill $sig, $pid;
+    return if poll($secs, sub { waitpid($pid, POSIX::WNOHANG()) == $pid });
+
+    kill 'KILL', $pid;
+    waitpid $pid, 0;
+}
+
+# Runs $loop->($listen) in a child process, which ends when the loop
+# returns; the parent closes its copy of $listen and gets the child's pid.
+
+sub fork_server {
+    my ($listen, $loop) = @_;
+
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+
+    if ($pid) {
+        close $listen;
+        return $pid;
+    }
+
+    $loop->($listen);
+    POSIX::_exit(0);
 }
 
 # The backend of the blocks that proxy: a server of its own, on a port of
