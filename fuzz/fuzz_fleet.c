@@ -109,7 +109,7 @@ fuzz_parse(redisReply *reply)
          kind <= NGX_IOT_AUTH_FLEET_INTEGER;
          kind++)
     {
-        fc = ngx_iot_auth_fleet_call(&fuzz_log);
+        fc = ngx_iot_auth_fleet_call(&fuzz_log, NULL, NULL, NULL);
         if (fc == NULL) {
             abort();
         }
