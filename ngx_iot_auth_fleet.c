@@ -373,8 +373,9 @@ ngx_iot_auth_fleet_parse_wake(ngx_str_t *payload, uint64_t *store,
 
 
 /*
- * a call with room for the keys and values of any step; the answer goes
- * to handler(data), or nowhere when handler is NULL
+ * a call with room for the keys and values of any step; its reply is
+ * copied to answer and handler(data) is called, or it is dropped when
+ * answer is NULL
  */
 
 static ngx_iot_auth_fleet_call_t *
